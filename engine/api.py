@@ -1,0 +1,171 @@
+"""The engine facade: one method per verb, each one command in one transaction (see ``engine.commands``)."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from engine import audit, clock as clocks, holidays, queries
+from engine.accounts import roles_of, upsert_user
+from engine.commands.deploy import Deploy
+from engine.commands.instances import ChangeInstanceStatus, StartInstance
+from engine.commands.jobs import RetryIncident, job_view
+from engine.commands.messages import CorrelateMessage
+from engine.commands.tasks import ClaimTask, CompleteTask
+from engine.errors import DefinitionInvalid
+from engine.executor import Executor
+from engine.legal_time import HolidayCalendar
+from engine.store.database import create_engine, database_url, upgrade
+from engine.validation import validate_files, validate_paths
+from engine.worker import JobRunner
+
+CALENDAR_TTL_S = 60.0
+
+
+class Engine:
+    """Everything the web app, the CLI and the simulator may ask of the engine.
+
+    :param url: database URL (default ``DATABASE_URL`` or ``sqlite:///var/zhixing.db``)
+    :param clock: a ``Clock`` (default: the system clock); simulation passes a ``VirtualClock``
+    :param registry: the handler registry (default ``handlers.REGISTRY`` with the built-in handlers)
+    """
+
+    def __init__(self, url: str | None = None, clock: clocks.Clock | None = None, registry=None,
+                 worker_id: str | None = None):
+        clocks.install()
+        if registry is None:
+            import handlers.builtin  # noqa: F401  (registers the built-in handlers)
+            from handlers import REGISTRY as registry
+        self.url = database_url(url)
+        self.db = create_engine(self.url)
+        self.clock = clock or clocks.SystemClock()
+        self.registry = registry
+        self._calendar: tuple[float, HolidayCalendar] | None = None
+        self.executor = Executor(self.db, self.clock, self.calendar)
+        self.jobs = JobRunner(self.executor, registry, worker_id)
+
+    # -- schema and reference data -------------------------------------------------------------------------
+    def init_schema(self) -> list[int]:
+        """Create/upgrade the schema and seed the holiday table; return the holiday years added."""
+        upgrade(self.url)
+        return self._write(lambda conn: holidays.seed_from_package(conn, self.clock.now()))
+
+    def calendar(self) -> HolidayCalendar:
+        """The holiday calendar, re-read from the store at most once a minute (other processes may change it)."""
+        cached = self._calendar
+        if cached is None or time.monotonic() - cached[0] > CALENDAR_TTL_S:
+            cached = (time.monotonic(), self.executor.read(holidays.load))
+            self._calendar = cached
+        return cached[1]
+
+    def add_holiday_year(self, year: int, rows, source: str = "admin") -> None:
+        self._write(lambda conn: holidays.add_year(conn, year, rows, source, self.clock.now()))
+        self._calendar = None
+
+    def add_user(self, username: str, display_name: str, roles: Iterable[tuple[str, str]] = (),
+                 password_hash: str | None = None) -> int:
+        return self._write(lambda conn: upsert_user(conn, username, display_name, list(roles), password_hash,
+                                                    self.clock.now()))
+
+    def roles_of(self, username: str) -> list[tuple[str, str]]:
+        return self.executor.read(lambda conn: roles_of(conn, username))
+
+    # -- definitions ----------------------------------------------------------------------------------------
+    def validate(self, files: Mapping[str, bytes]):
+        return validate_files(files, registry=self.registry)
+
+    def deploy(self, files: Mapping[str, bytes] | Iterable[str | Path], actor: str = "system"):
+        """Deploy a set of files (name → content, or paths/directories); returns a view per process."""
+        if not isinstance(files, Mapping):
+            known = [row.process_id for row in self.definitions()]
+            files, problems = validate_paths(files, registry=self.registry, known_processes=known)
+            if problems:      # reported with the paths as given, before the store is touched
+                raise DefinitionInvalid(problems)
+        return self.executor.run(Deploy(dict(files), actor, self.registry))
+
+    def definitions(self):
+        return self.executor.read(queries.deployed)
+
+    # -- instances and tasks --------------------------------------------------------------------------------
+    def start(self, process_id: str, case_no: str, court: str, data: dict | None = None, actor: str = "system",
+              version: int | None = None, parent_id: int | None = None):
+        return self.executor.run(StartInstance(process_id, case_no, court, actor, dict(data or {}), version,
+                                               parent_id))
+
+    def complete_task(self, task_id: str, username: str, data: dict | None = None):
+        return self.executor.run(CompleteTask(task_id, username, dict(data or {})))
+
+    def claim_task(self, task_id: str, username: str) -> None:
+        self.executor.run(ClaimTask(task_id, username))
+
+    def unclaim_task(self, task_id: str, username: str) -> None:
+        self.executor.run(ClaimTask(task_id, username, release=True))
+
+    def correlate(self, name: str, key: str, payload: dict | None = None, actor: str = "system",
+                  court: str | None = None):
+        return self.executor.run(CorrelateMessage(name, str(key), actor, dict(payload or {}), court))
+
+    def suspend(self, instance_id: int, actor: str, reason: str):
+        return self.executor.run(ChangeInstanceStatus(instance_id, "suspend", actor, reason))
+
+    def resume(self, instance_id: int, actor: str, reason: str):
+        return self.executor.run(ChangeInstanceStatus(instance_id, "resume", actor, reason))
+
+    def terminate(self, instance_id: int, actor: str, reason: str):
+        return self.executor.run(ChangeInstanceStatus(instance_id, "terminate", actor, reason))
+
+    # -- jobs -----------------------------------------------------------------------------------------------
+    def run_due_jobs(self, limit: int = 100) -> int:
+        return self.jobs.run_due(limit)
+
+    def run_until_idle(self, max_batches: int = 1000) -> int:
+        """Run due jobs until none is due (tests, simulation, demo loading)."""
+        total = 0
+        for _ in range(max_batches):
+            n = self.jobs.run_due()
+            total += n
+            if n == 0:
+                break
+        return total
+
+    def retry_incident(self, job_id: int, actor: str):
+        return self.executor.run(RetryIncident(job_id, actor))
+
+    # -- reads ----------------------------------------------------------------------------------------------
+    def tasks(self, **filters):
+        return self.executor.read(lambda conn: queries.tasks(conn, **filters))
+
+    def instance(self, instance_id: int):
+        return self.executor.read(lambda conn: queries.instance(conn, instance_id))
+
+    def instances_of_case(self, case_no: str):
+        return self.executor.read(lambda conn: queries.instances_of_case(conn, case_no))
+
+    def variables(self, instance_id: int) -> dict:
+        return self.executor.read(lambda conn: queries.instance_data(conn, instance_id))
+
+    def job_list(self, **filters):
+        return [job_view(r) for r in self.executor.read(lambda conn: queries.jobs_list(conn, **filters))]
+
+    def incidents(self):
+        return self.job_list(status="incident")
+
+    def inbox(self, status: str = "unmatched"):
+        return self.executor.read(lambda conn: queries.inbox(conn, status))
+
+    def events(self, instance_id: int):
+        return self.executor.read(lambda conn: queries.event_log(conn, instance_id))
+
+    def verify_audit(self, instance_id: int | None = None):
+        if instance_id is None:
+            return self.executor.read(audit.verify_all)
+        return [self.executor.read(lambda conn: audit.verify(conn, instance_id))]
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+    def _write(self, fn):
+        with self.db.connect().execution_options(zhixing_write=True) as conn:
+            with conn.begin():
+                return fn(conn)
+
+    def close(self) -> None:
+        self.db.dispose()

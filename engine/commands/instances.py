@@ -1,0 +1,84 @@
+"""Start, suspend, resume and terminate instances."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine import runtime
+from engine.errors import InvalidInput, StateError
+from engine.store.tables import jobs
+from engine.unit_of_work import InstanceHandle, UnitOfWork
+from engine.views import InstanceView
+
+
+def instance_view(uow: UnitOfWork, handle: InstanceHandle) -> InstanceView:
+    tasks = tuple(sorted(t.bpmn_id for t in handle.before.human.values()))
+    return InstanceView(handle.id, handle.definition.process_id, handle.definition.version, handle.case_no,
+                        handle.court, handle.status, tasks)
+
+
+@dataclass(frozen=True)
+class StartInstance:
+    process_id: str
+    case_no: str
+    court: str
+    actor: str
+    data: dict = field(default_factory=dict)
+    version: int | None = None
+    parent_id: int | None = None
+    message: tuple | None = None    # (name, payload) for a message start event
+
+    def execute(self, uow: UnitOfWork) -> InstanceView:
+        if not self.case_no or not self.court:
+            raise InvalidInput("a case number and a court are needed to start a case")
+        definition = uow.latest_definition(self.process_id, self.version)
+        handle = uow.create(definition, self.case_no, self.court, self.parent_id)
+        start = handle.workflow.get_next_task(spec_name="Start")
+        start.data.update(dict(self.data, case_no=self.case_no, court=self.court))
+        uow.log(handle, self.actor, "instance_started", data={"definition": definition.label, **self.data})
+        runtime.run_engine(handle.workflow)
+        if self.message is not None:
+            name, payload = self.message
+            runtime.deliver_message(handle.workflow, name, payload)
+            uow.log(handle, self.actor, "message_received", data={"name": name, "payload": payload})
+            runtime.run_engine(handle.workflow)
+        uow.save(handle)
+        return instance_view(uow, handle)
+
+
+@dataclass(frozen=True)
+class ChangeInstanceStatus:
+    """Suspend, resume or terminate, always with a reason (audited)."""
+
+    instance_id: int
+    action: str          # suspend | resume | terminate
+    actor: str
+    reason: str
+
+    ALLOWED = {"suspend": ("running", "suspended"), "resume": ("suspended", "running"),
+               "terminate": (None, "terminated")}
+
+    def execute(self, uow: UnitOfWork) -> InstanceView:
+        if self.action not in self.ALLOWED:
+            raise InvalidInput(f"unknown action '{self.action}'")
+        if not self.reason.strip():
+            raise InvalidInput("a reason is required", {"reason": "required"})
+        handle = uow.load(self.instance_id)
+        need, new_status = self.ALLOWED[self.action]
+        if handle.status in ("completed", "terminated") or (need and handle.status != need):
+            raise StateError(f"case {handle.case_no} is {handle.status}; cannot {self.action} it")
+        uow.log(handle, self.actor, f"instance_{self.action}", data={"reason": self.reason})
+        if self.action == "terminate":
+            handle.workflow.cancel()
+        job_status = {"suspend": ("ready", "suspended"), "resume": ("suspended", "ready")}.get(self.action)
+        if job_status:
+            uow.conn.execute(jobs.update().where(jobs.c.instance_id == handle.id, jobs.c.status == job_status[0])
+                             .values(status=job_status[1], updated_at=uow.now))
+        uow.save(handle, status=new_status)
+        return instance_view(uow, handle)
+
+
+def assert_running(handle: InstanceHandle) -> None:
+    if handle.status != "running":
+        raise StateError(f"case {handle.case_no} is {handle.status}; resume it first" if handle.status == "suspended"
+                         else f"case {handle.case_no} is {handle.status}")
+

@@ -1,0 +1,163 @@
+"""Jobs: timers, service calls and message deliveries, taken by exactly one worker each.
+
+``AcquireJobs`` leases due jobs (``status='ready'`` and due, or a ``running`` lease that expired because its
+worker died) with a conditional UPDATE, plus ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent workers
+never take the same job and need no coordinator. Each job then runs in its own command; a failure is recorded by
+``RecordJobFailure`` in a separate transaction after the rollback: retried with exponential back-off, then an
+incident (``status='incident'``) that ``RetryIncident`` puts back in the queue.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import sqlalchemy as sa
+from SpiffWorkflow.util.task import TaskState
+
+from engine import runtime
+from engine.commands.messages import CorrelateMessage
+from engine.errors import NotFound, StateError
+from engine.store.tables import jobs
+from engine.unit_of_work import UnitOfWork
+from engine.views import JobView
+
+LEASE = timedelta(minutes=5)
+
+
+def job_view(row) -> JobView:
+    return JobView(row.id, row.kind, row.instance_id, row.bpmn_id, row.operator, row.status, row.due_at,
+                   row.attempts, row.max_attempts, row.last_error, row.error_details)
+
+
+@dataclass(frozen=True)
+class AcquireJobs:
+    worker: str
+    limit: int = 50
+    kinds: tuple = ("timer", "service", "message")
+
+    def execute(self, uow: UnitOfWork) -> list:
+        due = sa.or_(sa.and_(jobs.c.status == "ready", jobs.c.due_at <= uow.now),
+                     sa.and_(jobs.c.status == "running", jobs.c.locked_until < uow.now))
+        query = sa.select(jobs).where(due, jobs.c.kind.in_(self.kinds)).order_by(jobs.c.due_at).limit(self.limit)
+        if uow.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        taken = []
+        for row in uow.conn.execute(query).all():
+            won = uow.conn.execute(jobs.update().where(jobs.c.id == row.id, jobs.c.status == row.status,
+                                                       jobs.c.updated_at == row.updated_at)
+                                   .values(status="running", locked_by=self.worker,
+                                           locked_until=uow.now + LEASE, updated_at=uow.now)).rowcount
+            if won:
+                taken.append(row)
+        return taken
+
+
+@dataclass(frozen=True)
+class FireTimers:
+    """Fire whatever timers of one instance are due (the job names one of them)."""
+
+    job_id: int
+    instance_id: int
+
+    def execute(self, uow: UnitOfWork) -> list[str]:
+        handle = uow.load(self.instance_id)
+        if handle.status != "running":
+            uow.conn.execute(jobs.update().where(jobs.c.id == self.job_id).values(status="suspended"))
+            return []
+        before = dict(handle.before.timers)
+        runtime.run_engine(handle.workflow)
+        fired = [t.bpmn_id for tid, t in before.items() if t.due is not None and t.due <= uow.now
+                 and runtime.find_task(handle.workflow, tid) is not None
+                 and runtime.find_task(handle.workflow, tid).state != TaskState.WAITING]
+        for bpmn_id in fired:
+            uow.log(handle, "system", "timer_fired", bpmn_id=bpmn_id)
+        uow.save(handle)
+        # a job whose timer is still waiting (due moved, or fired with another) goes back to the queue
+        uow.conn.execute(jobs.update().where(jobs.c.id == self.job_id, jobs.c.status == "running")
+                         .values(status="ready", locked_by=None, locked_until=None, updated_at=uow.now))
+        return fired
+
+
+@dataclass(frozen=True)
+class CompleteServiceTask:
+    """Hand a handler's result to its service task and run the instance on."""
+
+    job_id: int
+    instance_id: int
+    task_id: str
+    operator: str
+    result: dict = field(default_factory=dict)
+
+    def execute(self, uow: UnitOfWork) -> None:
+        handle = uow.load(self.instance_id)
+        task = runtime.find_task(handle.workflow, self.task_id)
+        if task is None or task.state != TaskState.READY:      # already done by an earlier run of this job
+            uow.conn.execute(jobs.delete().where(jobs.c.id == self.job_id))
+            return
+        if handle.status != "running":
+            raise StateError(f"case {handle.case_no} is {handle.status}")
+        handle.workflow.script_engine.service_results[task.id] = self.result
+        task.run()
+        runtime.run_engine(handle.workflow)
+        uow.log(handle, "system", "service_completed", self.task_id, task.task_spec.bpmn_id,
+                data={"operator": self.operator, "result": self.result})
+        uow.save(handle)
+
+
+@dataclass(frozen=True)
+class DeliverMessage:
+    job_id: int
+    payload: dict
+
+    def execute(self, uow: UnitOfWork):
+        body = self.payload
+        result = CorrelateMessage(body["name"], body["key"], f"instance:{body.get('source')}",
+                                  body.get("payload") if isinstance(body.get("payload"), dict) else {},
+                                  court=body.get("court"), inbox_id=body.get("inbox_id")).execute(uow)
+        uow.conn.execute(jobs.delete().where(jobs.c.id == self.job_id))
+        return result
+
+
+@dataclass(frozen=True)
+class RecordJobFailure:
+    job_id: int
+    error: str
+    details: dict | None = None
+    retryable: bool = True
+
+    def execute(self, uow: UnitOfWork) -> JobView | None:
+        row = uow.conn.execute(sa.select(jobs).where(jobs.c.id == self.job_id)).first()
+        if row is None:
+            return None
+        attempts = row.attempts + 1
+        incident = not self.retryable or attempts >= row.max_attempts
+        values = dict(attempts=attempts, last_error=self.error[:2000], error_details=self.details,
+                      locked_by=None, locked_until=None, updated_at=uow.now,
+                      status="incident" if incident else "ready")
+        if not incident:
+            values["due_at"] = uow.now + timedelta(seconds=row.backoff_s * 2 ** (attempts - 1))
+        uow.conn.execute(jobs.update().where(jobs.c.id == self.job_id).values(**values))
+        if row.instance_id is not None:
+            action = "incident_opened" if incident else "job_failed"
+            uow.save_events(row.instance_id, "system", action, row.task_id, row.bpmn_id,
+                            data={"job": row.id, "kind": row.kind, "attempt": attempts, "error": self.error})
+        return job_view(uow.conn.execute(sa.select(jobs).where(jobs.c.id == self.job_id)).first())
+
+
+@dataclass(frozen=True)
+class RetryIncident:
+    job_id: int
+    actor: str
+
+    def execute(self, uow: UnitOfWork) -> JobView:
+        row = uow.conn.execute(sa.select(jobs).where(jobs.c.id == self.job_id)).first()
+        if row is None:
+            raise NotFound(f"job {self.job_id} does not exist (it may have completed)")
+        if row.status != "incident":
+            raise StateError(f"job {self.job_id} is {row.status}, not an incident")
+        uow.conn.execute(jobs.update().where(jobs.c.id == self.job_id).values(
+            status="ready", attempts=0, due_at=uow.now, updated_at=uow.now))
+        if row.instance_id is not None:
+            uow.save_events(row.instance_id, self.actor, "incident_retried", row.task_id, row.bpmn_id,
+                            data={"job": row.id, "previous_error": row.last_error})
+        return job_view(uow.conn.execute(sa.select(jobs).where(jobs.c.id == self.job_id)).first())

@@ -1,0 +1,116 @@
+"""Claim, unclaim and complete human tasks, with the checks a court needs.
+
+Completing checks, in order: the task is open, the user holds the lane's role in the case's court, nobody else
+claimed it, the user is not barred by separation of duties (``excludeCompletersOf``: users who completed the named
+tasks of the same case may not do this one, 审执分离), and the submitted data satisfies the task's form.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jsonschema
+import sqlalchemy as sa
+from SpiffWorkflow.util.task import TaskState
+
+from engine import runtime
+from engine.commands.instances import assert_running, instance_view
+from engine.errors import Forbidden, InvalidInput, NotFound, StateError
+from engine.roles import ROLES
+from engine.store.tables import events, human_tasks, user_roles, users
+from engine.unit_of_work import UnitOfWork
+from engine.views import InstanceView
+
+
+def _open_task(uow: UnitOfWork, task_id: str):
+    row = uow.conn.execute(sa.select(human_tasks).where(human_tasks.c.task_id == task_id)).first()
+    if row is None:
+        raise NotFound(f"task {task_id} is not open (it was completed, cancelled, or never existed)")
+    return row
+
+
+def _check_role(uow: UnitOfWork, task, username: str) -> None:
+    held = uow.conn.execute(
+        sa.select(user_roles.c.role).join(users, users.c.id == user_roles.c.user_id)
+        .where(users.c.username == username, users.c.active.is_(True), user_roles.c.court == task.court,
+               user_roles.c.role == task.role)).first()
+    if held is None:
+        label = ROLES.get(task.role, (task.role,))[0]
+        raise Forbidden(f"'{task.name}' on case {task.case_no} needs the role {label} ({task.role}) "
+                        f"in court {task.court}; user '{username}' does not hold it")
+
+
+@dataclass(frozen=True)
+class ClaimTask:
+    task_id: str
+    username: str
+    release: bool = False       # True: unclaim
+
+    def execute(self, uow: UnitOfWork) -> None:
+        task = _open_task(uow, self.task_id)
+        _check_role(uow, task, self.username)
+        if self.release:
+            if task.claimed_by != self.username:
+                raise StateError(f"'{task.name}' is not claimed by you")
+            new_owner, action = None, "task_unclaimed"
+        else:
+            if task.claimed_by and task.claimed_by != self.username:
+                raise StateError(f"'{task.name}' is already claimed by {task.claimed_by}")
+            new_owner, action = self.username, "task_claimed"
+        uow.conn.execute(human_tasks.update().where(human_tasks.c.task_id == self.task_id)
+                         .values(claimed_by=new_owner))
+        uow.save_events(task.instance_id, self.username, action, self.task_id, task.bpmn_id)
+
+
+@dataclass(frozen=True)
+class CompleteTask:
+    task_id: str
+    username: str
+    data: dict = field(default_factory=dict)
+
+    def execute(self, uow: UnitOfWork) -> InstanceView:
+        row = _open_task(uow, self.task_id)
+        _check_role(uow, row, self.username)
+        if row.claimed_by and row.claimed_by != self.username:
+            raise Forbidden(f"'{row.name}' is claimed by {row.claimed_by}")
+        handle = uow.load(row.instance_id)
+        assert_running(handle)
+        task = runtime.find_task(handle.workflow, self.task_id)
+        if task is None or task.state != TaskState.READY:
+            raise StateError(f"'{row.name}' is no longer ready on case {row.case_no}; reload the case")
+        meta = handle.definition.meta["user_tasks"].get(row.bpmn_id, {})
+        self._check_separation(uow, row, meta.get("exclude", []))
+        self._check_form(meta.get("form"))
+        task.data.update(self.data)
+        try:
+            task.run()
+            runtime.run_engine(handle.workflow)
+        except Exception as exc:
+            raise StateError(f"the procedure could not continue after '{row.name}': {runtime.describe_error(exc)}. "
+                             "Nothing was saved; report this to the process designer.") from exc
+        uow.log(handle, self.username, "task_completed", self.task_id, row.bpmn_id, data=self.data)
+        uow.save(handle)
+        return instance_view(uow, handle)
+
+    def _check_separation(self, uow: UnitOfWork, row, excluded_tasks: list[str]) -> None:
+        if not excluded_tasks:
+            return
+        did = uow.conn.execute(sa.select(events.c.bpmn_id).where(
+            events.c.case_no == row.case_no, events.c.action == "task_completed", events.c.actor == self.username,
+            events.c.bpmn_id.in_(excluded_tasks)).limit(1)).scalar()
+        if did is not None:
+            raise Forbidden(f"separation of duties (审执分离): '{self.username}' completed '{did}' on case "
+                            f"{row.case_no} and may not do '{row.name}'")
+
+    def _check_form(self, schema: dict | None) -> None:
+        if not schema:
+            return
+        errors = {}
+        for error in jsonschema.Draft202012Validator(schema).iter_errors(self.data):
+            path = ".".join(str(p) for p in error.absolute_path)
+            if error.validator == "required":
+                missing = error.message.split("'")[1] if "'" in error.message else ""
+                path = ".".join(filter(None, [path, missing]))
+            errors.setdefault(path or "(form)", error.message)
+        if errors:
+            raise InvalidInput("the form has errors: " + "; ".join(f"{k}: {v}" for k, v in sorted(errors.items())),
+                               errors)

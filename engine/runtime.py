@@ -1,0 +1,157 @@
+"""The only module that drives SpiffWorkflow objects at run time.
+
+It builds the script engine (safe expressions + handler results), and reads a workflow into a ``Snapshot``: the
+open human tasks, the service calls, the waiting timers and message subscriptions. The unit of work diffs two
+snapshots (before and after a command) to keep the projection tables in step, so no projection is ever rebuilt
+from scratch on the hot path.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+from SpiffWorkflow.util.task import TaskState
+
+from engine.expressions import SafeEnvironment
+from engine.timers import expression_functions
+
+
+class ScriptEngine(PythonScriptEngine):
+    """Safe expressions for every diagram text; service tasks take results computed outside the transaction."""
+
+    def __init__(self) -> None:
+        super().__init__(environment=SafeEnvironment(functions=expression_functions()))
+        self.service_results: dict[UUID, object] = {}
+
+    def call_service(self, task, operation_name=None, operation_params=None, **_kwargs):
+        if task.id not in self.service_results:
+            raise WorkflowTaskException(f"service task '{task.task_spec.bpmn_id}' ran without a handler result",
+                                        task=task)
+        return json.dumps(self.service_results.pop(task.id))
+
+
+@dataclass(frozen=True)
+class HumanTask:
+    bpmn_id: str
+    name: str
+    lane: str | None
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    bpmn_id: str
+    operator: str
+    params: dict | None        # None when a parameter expression failed (then ``error`` says why)
+    retries: int | None
+    backoff_s: int | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Timer:
+    bpmn_id: str
+    due: datetime | None
+    provisional: bool
+
+
+@dataclass(frozen=True)
+class Subscription:
+    bpmn_id: str
+    message: str
+    key_value: object
+
+
+@dataclass
+class Snapshot:
+    human: dict[str, HumanTask] = field(default_factory=dict)
+    services: dict[str, ServiceCall] = field(default_factory=dict)
+    timers: dict[str, Timer] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+
+
+def snapshot(workflow, key_field: str = "case_no", evaluate_services: bool = True) -> Snapshot:
+    """Read what the workflow is waiting for. ``key_field`` is the data field messages correlate on."""
+    snap = Snapshot()
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+        spec = task.task_spec
+        tid = str(task.id)
+        if task.state == TaskState.READY:
+            if isinstance(spec, ServiceTask):
+                snap.services[tid] = _service_call(task, evaluate_services)
+            elif spec.manual:
+                snap.human[tid] = HumanTask(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, spec.lane)
+            continue
+        definition = getattr(spec, "event_definition", None)
+        if isinstance(definition, TimerEventDefinition):
+            details = definition.details(task)
+            due = _parse_due(details.value)
+            snap.timers[tid] = Timer(spec.bpmn_id, due, bool(task._get_internal_data("provisional", False)))
+        elif isinstance(definition, MessageEventDefinition):
+            snap.subscriptions[tid] = Subscription(spec.bpmn_id, definition.name, task.data.get(key_field))
+    return snap
+
+
+def _parse_due(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    due = TimerEventDefinition.get_datetime(value)
+    return due.astimezone(timezone.utc)
+
+
+def _service_call(task, evaluate: bool) -> ServiceCall:
+    spec = task.task_spec
+    params, error = None, None
+    if evaluate:
+        try:
+            params = {name: p["value"] for name, p in spec.evaluate_params(task).items()}
+            json.dumps(params)
+        except Exception as exc:  # an expression failed: the job becomes an incident that names it
+            error = f"parameters of '{spec.bpmn_id}' could not be evaluated: {_one_line(exc)}"
+            params = None
+    return ServiceCall(spec.bpmn_id, spec.operation_name, params, spec.retries, spec.retry_backoff_base, error)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__
+
+
+def find_task(workflow, task_id: str):
+    try:
+        return workflow.get_task_from_id(UUID(task_id))
+    except Exception:
+        return None
+
+
+def deliver_message(workflow, name: str, payload) -> None:
+    workflow.send_event(BpmnEvent(SpiffMessageEventDefinition(name), payload))
+
+
+def thrown_messages(workflow) -> list[tuple[str, object]]:
+    """Messages the workflow threw that nobody inside it caught (to be routed between instances)."""
+    out = []
+    for event in workflow.get_events():
+        if isinstance(event.event_definition, MessageEventDefinition):
+            out.append((event.event_definition.name, event.payload))
+    return out
+
+
+def run_engine(workflow) -> None:
+    workflow.refresh_timers()
+    workflow.do_engine_steps()
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line naming the diagram element and the problem, for incidents and users."""
+    task = getattr(exc, "task", None)
+    where = f"{task.task_spec.bpmn_id}: " if task is not None and getattr(task, "task_spec", None) else ""
+    return where + _one_line(exc)

@@ -1,0 +1,1 @@
+"""Persistence: table definitions and the database connection factory."""

@@ -1,0 +1,216 @@
+"""The schema, as SQLAlchemy Core tables (Core, not ORM: the hot path is a handful of statements per command).
+
+Alembic migrations in ``migrations/`` create and upgrade it; nothing in a production path calls ``create_all``.
+Tables fall in three groups:
+
+* definitions: ``deployments``, ``deployment_files``, ``definitions`` (one immutable row per ``process@version``,
+  holding the serialized spec once, never copied into instances);
+* runtime: ``instances`` (state + optimistic ``version``) and its projections kept in the same transaction:
+  ``human_tasks``, ``jobs`` (timers, service calls, message deliveries; incidents are jobs with
+  ``status='incident'``), ``subscriptions``; plus ``messages`` (inbox of unmatched messages);
+* audit and reference data: ``events`` (append-only, hash-chained per instance), ``users``, ``user_roles``,
+  ``holidays``, ``holiday_years``.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+})
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores naive UTC, returns aware UTC: the same on SQLite (no zones) and PostgreSQL."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use aware UTC datetimes")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite with raw strings
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=timezone.utc)
+
+
+deployments = sa.Table(
+    "deployments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("files_hash", sa.String(64), nullable=False),
+    sa.Column("deployed_by", sa.String(64), nullable=False),
+    sa.Column("deployed_at", UTCDateTime, nullable=False),
+)
+
+deployment_files = sa.Table(
+    "deployment_files", metadata,
+    sa.Column("deployment_id", sa.ForeignKey("deployments.id"), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),
+)
+
+definitions = sa.Table(
+    "definitions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("process_id", sa.String(128), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("deployment_id", sa.ForeignKey("deployments.id"), nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False),
+    sa.Column("spec_json", sa.Text, nullable=False),
+    sa.Column("meta", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("process_id", "version"),
+)
+
+instances = sa.Table(
+    "instances", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("definition_id", sa.ForeignKey("definitions.id"), nullable=False, index=True),
+    sa.Column("process_id", sa.String(128), nullable=False),
+    sa.Column("case_no", sa.String(64), nullable=False, index=True),
+    sa.Column("court", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("stage", sa.String(64)),
+    sa.Column("parent_id", sa.Integer, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("state", sa.LargeBinary, nullable=False),
+    sa.Column("serializer_version", sa.String(16), nullable=False),
+    sa.Column("state_version", sa.Integer, nullable=False),
+    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("last_seq", sa.Integer, nullable=False),
+    sa.Column("last_hash", sa.String(64), nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("ended_at", UTCDateTime),
+    sa.Index(None, "court", "status", "process_id"),
+)
+
+human_tasks = sa.Table(
+    "human_tasks", metadata,
+    sa.Column("task_id", sa.String(36), primary_key=True),
+    sa.Column("instance_id", sa.ForeignKey("instances.id"), nullable=False, index=True),
+    sa.Column("bpmn_id", sa.String(128), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("lane", sa.String(128)),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("court", sa.String(32), nullable=False),
+    sa.Column("case_no", sa.String(64), nullable=False),
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("due_at", UTCDateTime),
+    sa.Column("due_provisional", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "court", "role", "due_at"),
+    sa.Index(None, "claimed_by"),
+)
+
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),          # timer | service | message
+    sa.Column("instance_id", sa.Integer, index=True),            # NULL for a message not yet bound to an instance
+    sa.Column("task_id", sa.String(36)),
+    sa.Column("bpmn_id", sa.String(128)),
+    sa.Column("operator", sa.String(128)),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("idempotency_key", sa.String(128), nullable=False, unique=True),
+    sa.Column("status", sa.String(16), nullable=False),        # ready | running | suspended | incident
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("provisional", sa.Boolean, nullable=False, default=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("max_attempts", sa.Integer, nullable=False),
+    sa.Column("backoff_s", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("error_details", sa.JSON),
+    sa.Column("locked_by", sa.String(64)),
+    sa.Column("locked_until", UTCDateTime),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(None, "status", "due_at"),
+)
+
+subscriptions = sa.Table(
+    "subscriptions", metadata,
+    sa.Column("task_id", sa.String(36), primary_key=True),
+    sa.Column("instance_id", sa.ForeignKey("instances.id"), nullable=False, index=True),
+    sa.Column("message_name", sa.String(128), nullable=False),
+    sa.Column("correlation_key", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index(None, "message_name", "correlation_key"),
+)
+
+messages = sa.Table(
+    "messages", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("correlation_key", sa.String(128), nullable=False),
+    sa.Column("payload", sa.JSON, nullable=False),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),         # unmatched | delivered
+    sa.Column("delivered_to", sa.Integer),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Index(None, "status", "name", "correlation_key"),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("instance_id", sa.Integer, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("case_no", sa.String(64), nullable=False),
+    sa.Column("task_id", sa.String(36)),
+    sa.Column("bpmn_id", sa.String(128)),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("instance_id", "seq"),
+    sa.Index(None, "case_no", "action", "bpmn_id"),
+)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False, unique=True),
+    sa.Column("display_name", sa.String(128), nullable=False),
+    sa.Column("password_hash", sa.String(255)),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+user_roles = sa.Table(
+    "user_roles", metadata,
+    sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("court", sa.String(32), primary_key=True),
+    sa.Column("role", sa.String(64), primary_key=True),
+)
+
+holidays = sa.Table(
+    "holidays", metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("is_off", sa.Boolean, nullable=False),
+    sa.Column("name", sa.String(64), nullable=False),
+)
+
+holiday_years = sa.Table(
+    "holiday_years", metadata,
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("source", sa.String(64), nullable=False),
+    sa.Column("loaded_at", UTCDateTime, nullable=False),
+)

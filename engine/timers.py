@@ -1,0 +1,90 @@
+"""Timers on legal time (期间).
+
+SpiffWorkflow reads ``P1M`` as "the days of the current month" and knows no holidays. In zhixing a timer duration
+with a date part (``P10D``, ``P2W``, ``P6M``, ``P1Y``) is a legal period per CPL Art. 85: the start day is not
+counted, months end on the corresponding day, a last day that is a holiday rolls to the next working day. A
+duration with only a time part (``PT24H``) is exact. ``deadline(period[, start])`` and ``working_days(n[, start])``
+give the same for ``timeDate`` timers and for scripts.
+
+The holiday calendar comes from the store; the engine puts the current one in a ``ContextVar`` for each command.
+"""
+from __future__ import annotations
+
+import contextlib
+from contextvars import ContextVar
+from datetime import date, datetime
+from typing import Iterator
+
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventDefinition, TimerEventDefinition
+
+from engine import clock
+from engine.legal_time import COURT_TZ, Deadline, HolidayCalendar, deadline as legal_deadline, deadline_from_date
+
+_calendar: ContextVar[HolidayCalendar] = ContextVar("zhixing_calendar", default=HolidayCalendar())
+
+
+def current_calendar() -> HolidayCalendar:
+    return _calendar.get()
+
+
+@contextlib.contextmanager
+def using_calendar(calendar: HolidayCalendar) -> Iterator[None]:
+    token = _calendar.set(calendar)
+    try:
+        yield
+    finally:
+        _calendar.reset(token)
+
+
+def compute_deadline(period: str, start: str | date | datetime | None = None) -> Deadline:
+    """The deadline of ``period`` counted from ``start`` (default: now), on the current holiday calendar."""
+    calendar = current_calendar()
+    if start is None:
+        return legal_deadline(clock.current().now(), period, calendar)
+    if isinstance(start, str):
+        start = datetime.fromisoformat(start) if "T" in start else date.fromisoformat(start)
+    if isinstance(start, datetime):
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=COURT_TZ)
+        return legal_deadline(start, period, calendar)
+    return deadline_from_date(start, period, calendar)
+
+
+def expression_functions() -> dict:
+    """Functions the safe expression language offers diagrams for legal time."""
+
+    def deadline(period, start=None):
+        return compute_deadline(str(period), start).due.isoformat()
+
+    def working_days(n, start=None):
+        return compute_deadline(f"P{int(n)}WD", start).due.isoformat()
+
+    def today():
+        return clock.current().now().astimezone(COURT_TZ).date().isoformat()
+
+    return {"deadline": deadline, "working_days": working_days, "today": today}
+
+
+class LegalDurationTimerEventDefinition(DurationTimerEventDefinition):
+    """A duration timer whose due time follows legal time (see module docstring)."""
+
+    def has_fired(self, my_task):
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            due = compute_deadline(str(expression))
+            event_value = due.due.isoformat()
+            my_task._set_internal_data(event_value=event_value, provisional=due.provisional,
+                                       event_start=clock.current().now().isoformat())
+        if TimerEventDefinition.get_datetime(event_value) <= clock.current().now():
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+def use_legal_durations(specs) -> None:
+    """Swap SpiffWorkflow's duration timers for legal ones in parsed specs (called once per deploy)."""
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            definition = getattr(task_spec, "event_definition", None)
+            if type(definition) is DurationTimerEventDefinition:
+                definition.__class__ = LegalDurationTimerEventDefinition

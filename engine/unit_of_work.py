@@ -1,0 +1,253 @@
+"""One transaction around one command: load an instance, let the command act, save it with projections and log.
+
+This is the only place that writes instance rows. ``save`` serializes the workflow, bumps ``version`` with an
+optimistic check (``UPDATE … WHERE version = :loaded``: a lost update is impossible, the loser gets
+``ConcurrentModification``), brings the projection tables in step by diffing the snapshots taken at load and at
+save, queues thrown messages as jobs, and appends the events of the command to the hash chain.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from engine import runtime
+from engine.audit import GENESIS, event_row
+from engine.errors import ConcurrentModification, NotFound
+from engine.serialization import SERIALIZER_VERSION, STATE_VERSION, dump_state, load_state, new_workflow
+from engine.store.tables import definitions, events, human_tasks, instances, jobs, messages, subscriptions
+from engine.timers import compute_deadline
+
+DEFAULT_RETRIES = 3          # attempts after the first one, unless the diagram says otherwise
+DEFAULT_BACKOFF_S = 10       # first retry delay; doubles on each further attempt
+
+
+@dataclass(frozen=True)
+class Definition:
+    id: int
+    process_id: str
+    version: int
+    spec_json: str
+    meta: dict
+
+    @property
+    def label(self) -> str:
+        return f"{self.process_id}@{self.version}"
+
+
+@dataclass
+class InstanceHandle:
+    id: int
+    definition: Definition
+    case_no: str
+    court: str
+    status: str
+    version: int
+    last_seq: int
+    last_hash: str
+    workflow: object
+    before: runtime.Snapshot
+    parent_id: int | None = None
+    new_events: list = field(default_factory=list)
+
+
+class UnitOfWork:
+    def __init__(self, conn: sa.Connection, now: datetime, definition_cache: dict):
+        self.conn = conn
+        self.now = now
+        self._definitions = definition_cache
+
+    # -- definitions -------------------------------------------------------------------------------------
+    def definition(self, definition_id: int) -> Definition:
+        found = self._definitions.get(definition_id)
+        if found is None:
+            row = self.conn.execute(sa.select(definitions).where(definitions.c.id == definition_id)).first()
+            if row is None:
+                raise NotFound(f"definition {definition_id} does not exist")
+            found = Definition(row.id, row.process_id, row.version, row.spec_json, row.meta)
+            self._definitions[definition_id] = found
+        return found
+
+    def latest_definition(self, process_id: str, version: int | None = None) -> Definition:
+        query = sa.select(definitions.c.id).where(definitions.c.process_id == process_id)
+        query = query.where(definitions.c.version == version) if version else \
+            query.order_by(definitions.c.version.desc()).limit(1)
+        definition_id = self.conn.execute(query).scalar()
+        if definition_id is None:
+            which = f"{process_id}@{version}" if version else process_id
+            raise NotFound(f"process '{which}' is not deployed; run `zhixing deploy` first")
+        return self.definition(definition_id)
+
+    # -- instances ---------------------------------------------------------------------------------------
+    def create(self, definition: Definition, case_no: str, court: str, parent_id: int | None = None
+               ) -> InstanceHandle:
+        result = self.conn.execute(instances.insert().values(
+            definition_id=definition.id, process_id=definition.process_id, case_no=case_no, court=court,
+            status="running", parent_id=parent_id, version=0, state=b"", serializer_version=SERIALIZER_VERSION,
+            state_version=STATE_VERSION, fields={}, last_seq=0, last_hash=GENESIS, started_at=self.now,
+            updated_at=self.now))
+        workflow = new_workflow(definition.spec_json, runtime.ScriptEngine())
+        return InstanceHandle(result.inserted_primary_key[0], definition, case_no, court, "running", 0, 0, GENESIS,
+                              workflow, runtime.Snapshot(), parent_id)
+
+    def load(self, instance_id: int) -> InstanceHandle:
+        row = self.conn.execute(sa.select(instances).where(instances.c.id == instance_id)).first()
+        if row is None:
+            raise NotFound(f"instance {instance_id} does not exist")
+        definition = self.definition(row.definition_id)
+        workflow = load_state(row.state, definition.spec_json, runtime.ScriptEngine())
+        before = runtime.snapshot(workflow, definition.meta.get("key_field", "case_no"), evaluate_services=False)
+        return InstanceHandle(row.id, definition, row.case_no, row.court, row.status, row.version, row.last_seq,
+                              row.last_hash, workflow, before, row.parent_id)
+
+    def log(self, handle: InstanceHandle, actor: str, action: str, task_id: str | None = None,
+            bpmn_id: str | None = None, data=None) -> None:
+        """Append an event to the instance's chain; written by ``save`` (or ``save_events``)."""
+        row = event_row(handle.id, handle.case_no, handle.last_seq + 1, handle.last_hash, self.now, actor, action,
+                        task_id, bpmn_id, data)
+        handle.last_seq, handle.last_hash = row["seq"], row["hash"]
+        handle.new_events.append(row)
+
+    def save(self, handle: InstanceHandle, status: str | None = None) -> None:
+        workflow = handle.workflow
+        meta = handle.definition.meta
+        for name, payload in runtime.thrown_messages(workflow):
+            self._queue_message(handle, name, payload)
+        if status is None:
+            status = "completed" if workflow.is_completed() else handle.status
+        if status != handle.status and status in ("completed", "terminated"):
+            self.log(handle, "system", f"instance_{status}")
+        after = runtime.Snapshot() if status in ("completed", "terminated") else \
+            runtime.snapshot(workflow, meta.get("key_field", "case_no"))
+        stage = (workflow.last_task.data.get("stage") if workflow.last_task is not None else None)
+        values = dict(state=dump_state(workflow), version=handle.version + 1, status=status, updated_at=self.now,
+                      last_seq=handle.last_seq, last_hash=handle.last_hash,
+                      ended_at=self.now if status in ("completed", "terminated") else None)
+        if isinstance(stage, str):
+            values["stage"] = stage[:64]
+        updated = self.conn.execute(instances.update()
+                                    .where(instances.c.id == handle.id, instances.c.version == handle.version)
+                                    .values(**values)).rowcount
+        if updated != 1:
+            raise ConcurrentModification(
+                f"case {handle.case_no} (instance {handle.id}) was changed by someone else meanwhile; "
+                "reload it and try again")
+        handle.version += 1
+        handle.status = status
+        self._sync_projections(handle, handle.before, after)
+        handle.before = after
+        self._write_events(handle)
+
+    def save_events(self, handle_or_id, actor: str, action: str, task_id=None, bpmn_id=None, data=None) -> None:
+        """Log an event that does not change the workflow (claim, incident, retry): bump version + chain head."""
+        row = self.conn.execute(sa.select(instances.c.id, instances.c.case_no, instances.c.version,
+                                          instances.c.last_seq, instances.c.last_hash)
+                                .where(instances.c.id == handle_or_id)).first()
+        if row is None:
+            raise NotFound(f"instance {handle_or_id} does not exist")
+        ev = event_row(row.id, row.case_no, row.last_seq + 1, row.last_hash, self.now, actor, action, task_id,
+                       bpmn_id, data)
+        updated = self.conn.execute(instances.update()
+                                    .where(instances.c.id == row.id, instances.c.version == row.version)
+                                    .values(version=row.version + 1, last_seq=ev["seq"], last_hash=ev["hash"],
+                                            updated_at=self.now)).rowcount
+        if updated != 1:
+            raise ConcurrentModification(f"case {row.case_no} was changed meanwhile; try again")
+        self.conn.execute(events.insert(), [ev])
+
+    def _write_events(self, handle: InstanceHandle) -> None:
+        if handle.new_events:
+            self.conn.execute(events.insert(), handle.new_events)
+            handle.new_events = []
+
+    # -- projections -------------------------------------------------------------------------------------
+    def _sync_projections(self, handle: InstanceHandle, before: runtime.Snapshot, after: runtime.Snapshot) -> None:
+        conn, now = self.conn, self.now
+        gone = [t for t in before.human if t not in after.human]
+        if gone:
+            conn.execute(human_tasks.delete().where(human_tasks.c.task_id.in_(gone)))
+        new_human = [self._human_row(handle, tid, t) for tid, t in after.human.items() if tid not in before.human]
+        if new_human:
+            conn.execute(human_tasks.insert(), new_human)
+
+        gone_jobs = [t for t in before.services if t not in after.services] + \
+                    [t for t in before.timers if t not in after.timers]
+        if gone_jobs:
+            conn.execute(jobs.delete().where(jobs.c.instance_id == handle.id, jobs.c.task_id.in_(gone_jobs),
+                                             jobs.c.kind.in_(("service", "timer"))))
+        new_jobs = [self._service_job(handle, tid, s) for tid, s in after.services.items()
+                    if tid not in before.services]
+        for tid, timer in after.timers.items():
+            old = before.timers.get(tid)
+            if old is None:
+                new_jobs.append(self._timer_job(handle, tid, timer))
+            elif old.due != timer.due and timer.due is not None:
+                conn.execute(jobs.update().where(jobs.c.instance_id == handle.id, jobs.c.task_id == tid,
+                                                 jobs.c.kind == "timer")
+                             .values(due_at=timer.due, provisional=timer.provisional, updated_at=now))
+        if new_jobs:
+            conn.execute(jobs.insert(), new_jobs)
+
+        gone_subs = [t for t in before.subscriptions if t not in after.subscriptions]
+        if gone_subs:
+            conn.execute(subscriptions.delete().where(subscriptions.c.task_id.in_(gone_subs)))
+        new_subs = [dict(task_id=tid, instance_id=handle.id, message_name=s.message,
+                         correlation_key=str(s.key_value if s.key_value is not None else handle.case_no),
+                         created_at=now)
+                    for tid, s in after.subscriptions.items() if tid not in before.subscriptions]
+        if new_subs:
+            conn.execute(subscriptions.insert(), new_subs)
+            self._requeue_unmatched(new_subs)
+
+    def _human_row(self, handle: InstanceHandle, task_id: str, task: runtime.HumanTask) -> dict:
+        meta = handle.definition.meta["user_tasks"].get(task.bpmn_id, {})
+        due, provisional = None, False
+        if meta.get("due_in"):
+            deadline = compute_deadline(meta["due_in"])
+            due, provisional = deadline.due, deadline.provisional
+        return dict(task_id=task_id, instance_id=handle.id, bpmn_id=task.bpmn_id, name=task.name, lane=task.lane,
+                    role=meta.get("role") or "", court=handle.court, case_no=handle.case_no, claimed_by=None,
+                    due_at=due, due_provisional=provisional, created_at=self.now)
+
+    def _job(self, kind: str, key: str, **values) -> dict:
+        row = dict(kind=kind, idempotency_key=key, status="ready", due_at=self.now, provisional=False, attempts=0,
+                   max_attempts=DEFAULT_RETRIES + 1, backoff_s=DEFAULT_BACKOFF_S, created_at=self.now,
+                   updated_at=self.now, instance_id=None, task_id=None, bpmn_id=None, operator=None, payload={},
+                   last_error=None, error_details=None, locked_by=None, locked_until=None)
+        row.update(values)
+        return row
+
+    def _service_job(self, handle: InstanceHandle, task_id: str, call: runtime.ServiceCall) -> dict:
+        retries = DEFAULT_RETRIES if call.retries is None else call.retries
+        return self._job("service", f"svc:{handle.id}:{task_id}", instance_id=handle.id, task_id=task_id,
+                         bpmn_id=call.bpmn_id, operator=call.operator,
+                         payload={"params": call.params, "case_no": handle.case_no, "court": handle.court},
+                         status="incident" if call.error else "ready", last_error=call.error,
+                         max_attempts=retries + 1, backoff_s=call.backoff_s or DEFAULT_BACKOFF_S)
+
+    def _timer_job(self, handle: InstanceHandle, task_id: str, timer: runtime.Timer) -> dict:
+        far = self.now + timedelta(days=365 * 100)  # a timer whose due time is unknown is listed, never fired
+        return self._job("timer", f"tmr:{handle.id}:{task_id}", instance_id=handle.id, task_id=task_id,
+                         bpmn_id=timer.bpmn_id, due_at=timer.due or far, provisional=timer.provisional)
+
+    def _queue_message(self, handle: InstanceHandle, name: str, payload) -> None:
+        key = payload.get("case_no") if isinstance(payload, dict) else None
+        body = {"name": name, "key": str(key or handle.case_no), "payload": payload, "court": handle.court,
+                "source": handle.id}
+        self.log(handle, "system", "message_thrown", data={"name": name, "key": body["key"]})
+        self.conn.execute(jobs.insert(), [self._job("message", f"msg:{handle.id}:{handle.last_seq}",
+                                                    instance_id=None, bpmn_id=name, payload=body)])
+
+    def _requeue_unmatched(self, new_subs: list[dict]) -> None:
+        """A message that arrived before anyone waited for it is delivered once a matching wait begins."""
+        for sub in new_subs:
+            waiting = self.conn.execute(sa.select(messages).where(
+                messages.c.status == "unmatched", messages.c.name == sub["message_name"],
+                messages.c.correlation_key == sub["correlation_key"]).order_by(messages.c.id)).all()
+            for msg in waiting:
+                self.conn.execute(messages.update().where(messages.c.id == msg.id).values(status="queued"))
+                body = {"name": msg.name, "key": msg.correlation_key, "payload": msg.payload, "court": None,
+                        "source": msg.source, "inbox_id": msg.id}
+                self.conn.execute(jobs.insert(), [self._job("message", f"inbox:{msg.id}", bpmn_id=msg.name,
+                                                            payload=body)])

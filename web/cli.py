@@ -1,0 +1,229 @@
+"""The ``zhixing`` command line (documented in docs/cli.md).
+
+Every command turns engine errors into one readable line per problem and a non-zero exit code; no tracebacks.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from engine.errors import DefinitionInvalid, ZhixingError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _engine(**kwargs):
+    from engine import Engine
+    return Engine(**kwargs)
+
+
+def friendly(fn):
+    """Print engine errors as messages, exit 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DefinitionInvalid as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            sys.exit(1)
+        except ZhixingError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except Exception as exc:  # database down, bad file…: one line, not a traceback
+            if os.environ.get("ZHIXING_DEBUG"):
+                raise
+            click.echo(f"error: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group()
+def main():
+    """zhixing (执行): BPMN workflow engine for civil court enforcement. DATABASE_URL selects the store."""
+
+
+@main.command()
+@friendly
+def init():
+    """Create or upgrade the database schema and seed the holiday table."""
+    added = _engine().init_schema()
+    click.echo("schema is up to date" + (f"; holiday years added: {added[0]}–{added[-1]}" if added else ""))
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@friendly
+def validate(paths):
+    """Validate diagrams, DMN tables and forms; one line per problem (file:line: element: message)."""
+    import handlers.builtin  # noqa: F401
+    from engine.validation import validate_files, validate_paths
+    files, problems = validate_paths(paths)
+    problems = problems or validate_files(files)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(f"{len(files)} file(s) valid")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--actor", default="cli", help="who deploys (recorded with the deployment)")
+@friendly
+def deploy(paths, actor):
+    """Deploy diagrams as new versions (default: the bpmn/ folder). Unchanged processes are not re-versioned."""
+    engine = _engine()
+    for view in engine.deploy(list(paths) or [ROOT / "bpmn"], actor=actor):
+        click.echo(f"{view.label:<40} {'deployed' if view.created else 'unchanged'}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.option("--no-scheduler", is_flag=True, help="do not run timers and jobs in this process")
+@friendly
+def serve(host, port, no_scheduler):
+    """Serve the web application (with the job scheduler in-process unless --no-scheduler)."""
+    from web import create_app
+    app = create_app()
+    if not no_scheduler:
+        from engine.scheduler import start_background
+        start_background(app.extensions["zhixing"])
+    click.echo(f"zhixing serving on http://{host}:{port}/")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+@main.command()
+@friendly
+def worker():
+    """Run timers, service tasks and message deliveries until stopped (any number may run)."""
+    from engine.scheduler import run_blocking
+    engine = _engine()
+    click.echo(f"worker {engine.jobs.worker_id} polling {engine.url.split('@')[-1]}")
+    run_blocking(engine)
+
+
+@main.command()
+@friendly
+def demo():
+    """Load demo users and cases (idempotent)."""
+    from web.demo import load_demo
+    for line in load_demo(_engine()):
+        click.echo(line)
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--quiet", is_flag=True, help="print only failures and the summary")
+@friendly
+def simulate(scenarios, quiet):
+    """Run scenario files against the diagrams on a throw-away database with a virtual clock."""
+    from engine.simulation import run_scenario_file
+    failed = 0
+    for path in scenarios:
+        result = run_scenario_file(Path(path), echo=None if quiet else click.echo)
+        failed += not result.ok
+        click.echo(f"{'PASS' if result.ok else 'FAIL'} {path}: {result.summary}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="print the figures as one JSON object on the last line")
+@click.option("--quick", is_flag=True, help="smaller runs (under a minute)")
+@friendly
+def bench(as_json, quick):
+    """Measure the engine's figures (see docs/benchmarks.md)."""
+    from engine.bench import run_all
+    figures = run_all(quick=quick, echo=click.echo)
+    if as_json:
+        click.echo(json.dumps(figures, sort_keys=True))
+
+
+@main.group()
+def audit():
+    """The execution log (执行日志)."""
+
+
+@audit.command("verify")
+@click.option("--instance", type=int, help="only this instance")
+@friendly
+def audit_verify(instance):
+    """Recompute every hash chain; exit 1 if any event was altered, removed or reordered."""
+    reports = _engine().verify_audit(instance)
+    broken = [r for r in reports if not r.ok]
+    for report in broken or reports[-20:]:
+        click.echo(str(report))
+    click.echo(f"{len(reports)} chain(s) checked, {len(broken)} broken")
+    sys.exit(1 if broken else 0)
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def incidents(ctx):
+    """List incidents (failed jobs whose retries ran out)."""
+    if ctx.invoked_subcommand is None:
+        for job in _engine().incidents():
+            click.echo(f"#{job.id} instance {job.instance_id} {job.bpmn_id} ({job.operator or job.kind}) "
+                       f"attempts {job.attempts}: {job.last_error}")
+
+
+@incidents.command("retry")
+@click.argument("job_id", type=int)
+@click.option("--actor", default="cli")
+@friendly
+def incidents_retry(job_id, actor):
+    """Put an incident's job back in the queue."""
+    job = _engine().retry_incident(job_id, actor)
+    click.echo(f"job #{job.id} is {job.status} again")
+
+
+@main.command()
+@friendly
+def messages():
+    """List messages that matched no waiting instance and no message start event (kept, never dropped)."""
+    for msg in _engine().inbox():
+        click.echo(f"#{msg.id} {msg.received_at:%Y-%m-%d %H:%M} {msg.name} key={msg.correlation_key} "
+                   f"from {msg.source}: {json.dumps(msg.payload, ensure_ascii=False)}")
+
+
+@main.command("holidays")
+@click.argument("year", type=int)
+@click.argument("table", type=click.Path(exists=True))
+@friendly
+def holidays_cmd(year, table):
+    """Store a year's holiday table: a file of lines 'YYYY-MM-DD off|work name' (State Council schedule)."""
+    from datetime import date
+    rows = []
+    for n, line in enumerate(Path(table).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split(None, 2)
+        if len(parts) < 2 or parts[1] not in ("off", "work"):
+            raise ZhixingError(f"{table}:{n}: expected 'YYYY-MM-DD off|work name'")
+        rows.append((date.fromisoformat(parts[0]), parts[1] == "off", parts[2] if len(parts) > 2 else ""))
+    _engine().add_holiday_year(year, rows, source=Path(table).name)
+    click.echo(f"{year}: {len(rows)} day(s) stored; deadlines in {year} are no longer provisional")
+
+
+@main.command("user")
+@click.argument("username")
+@click.option("--name", "display_name", required=True)
+@click.option("--role", "roles", multiple=True, help="COURT:ROLE, repeatable (e.g. J0104:command_centre)")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@friendly
+def user_cmd(username, display_name, roles, password):
+    """Create or update a user and their roles per court."""
+    from werkzeug.security import generate_password_hash
+    grants = [tuple(r.split(":", 1)) for r in roles]
+    if any(len(g) != 2 for g in grants):
+        raise ZhixingError("--role takes COURT:ROLE")
+    _engine().add_user(username, display_name, grants, generate_password_hash(password))
+    click.echo(f"user {username} saved with {len(grants)} role(s)")
