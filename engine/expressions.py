@@ -10,14 +10,15 @@ Expressions: literals (str, int, float, bool, None, list, tuple, dict, set), nam
 subscripts and slices, f-strings (conversions ``!r !s !a``; format specs only like ``>10``, ``,.2f``, ``08d``,
 or strftime patterns such as ``%Y年%m月%d日`` for dates), list/set/dict comprehensions and generator
 expressions. Calls go only to the allow-listed builtins (``len abs min max sum round int float str bool list
-dict set tuple sorted any all range enumerate zip date timedelta``) and to the functions the engine passes in;
-functions are not values (``f = len`` fails). Methods: only those in ``_METHODS`` for str/list/dict/set/tuple
-and dates; attributes: ``year month day`` (and time parts) of dates, ``days seconds`` of timedeltas.
+dict set tuple sorted any all range enumerate zip date timedelta``; no ``isinstance``, since types are not
+values) and to the functions the engine passes in; functions are not values (``f = len`` fails). Methods: only
+those in ``_METHODS`` for str/list/dict/set/tuple and dates; attributes: ``year month day`` (and time parts) of
+dates, ``days seconds`` of timedeltas. Run-time failures raise ``ExpressionError`` with a one-line message.
 
 Scripts (mode "exec") add: assignment to names, subscripts and tuples; augmented assignment (``x += y`` means
 ``x = x + y``, it never mutates in place); ``if/elif/else``; ``for``/``else`` with ``break``/``continue``;
 ``pass``; ``del name`` or ``del d[key]``; expression statements such as ``items.append(x)``. Top-level
-assignments land in the task data.
+assignments land in the task data, and what a script stores there must be data (no sets, ranges, iterators).
 
 Forbidden: import, def, lambda, class, while, try, with, global/nonlocal, yield, await, walrus, ``*``/``**``
 unpacking in calls; any name or attribute starting with ``_`` (a lone ``_`` is allowed as a name);
@@ -41,7 +42,8 @@ import re
 import textwrap
 import time
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
@@ -105,7 +107,7 @@ _ALL_ATTRS = frozenset().union(*_ATTRS.values())
 _MUTATING = frozenset({"append", "extend", "insert", "pop", "remove", "sort", "reverse", "update", "setdefault",
                        "add", "discard"})
 _CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
-_DATA = frozenset({str, int, float, bool, type(None), date, datetime, timedelta}) | _CONTAINERS
+_STORABLE = frozenset({str, int, float, bool, type(None), list, tuple, dict, date, datetime, timedelta, UUID})
 _SAFE_SPEC = re.compile(r"(.?[<>=^])?[+\- ]?#?0?(\d{1,3})?[,_]?(\.\d{1,2})?[bcdeEfFgGnosxX%]?")
 _DATE_SPEC = re.compile(r"[^{}]{1,64}")
 _BREAK, _CONTINUE = object(), object()
@@ -125,12 +127,12 @@ def _limit(v: Any) -> Any:
 
 def _measure(v: Any, f: _Frame | None = None, strict: bool = False) -> Any:
     """Walk a nested value, counting shared parts every time, so a DAG like ``x = [x, x]`` cannot hide."""
-    size, stack = 0, [v]
+    size, pops, stack = 0, 0, [v]
     while stack:
         item = stack.pop()
-        t = type(item)
-        if strict and t not in _DATA:
-            raise ExpressionError(f"a {t.__name__} value cannot be stored in task data")
+        t, pops = type(item), pops + 1
+        if strict and t not in _STORABLE:
+            raise ExpressionError(f"a {t.__name__} value cannot be stored in task data (use a list)")
         if t is str:
             size += len(item)
         elif t in _CONTAINERS:
@@ -143,7 +145,7 @@ def _measure(v: Any, f: _Frame | None = None, strict: bool = False) -> Any:
         if size > MAX_SIZE:
             raise ExpressionError(f"value larger than {MAX_SIZE} items and characters")
     if f is not None:
-        f.budget.tick(size // 64)
+        f.budget.tick(pops)
     return v
 
 
@@ -384,6 +386,8 @@ class _Compiler:
 
     def e_Name(self, node, scope):
         name = node.id
+        if name in _FORBIDDEN_NAMES or (name.startswith("_") and name != "_"):
+            raise UnsafeExpression([f"name '{name}' is not allowed"])
         if name in scope:
             return lambda f: f.locals[name]
 
@@ -641,6 +645,8 @@ class _Compiler:
     def s_AugAssign(self, node):
         op = _OPS[type(node.op)]
         fn, value, t = _GUARDED.get(op, op), self.expr(node.value), node.target
+        if not isinstance(t, (ast.Name, ast.Subscript)):
+            raise UnsafeExpression([f"cannot assign to {type(t).__name__}"])
         if isinstance(t, ast.Name):
             load, store = self.e_Name(t, _NO_LOCALS), self.target(t)
             return lambda f: store(f, _store_check(fn(load(f), value(f)), f))
@@ -679,6 +685,8 @@ class _Compiler:
         return lambda f: None
 
     def s_Delete(self, node):
+        if not all(isinstance(t, (ast.Name, ast.Subscript)) for t in node.targets):
+            raise UnsafeExpression(["only 'del name' and 'del x[key]' are allowed"])
         steps = [(t.id, None) if isinstance(t, ast.Name) else (self.expr(t.value), self.expr(t.slice))
                  for t in node.targets]
 
@@ -744,11 +752,10 @@ def _analyse(tree: ast.AST) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(mutated), frozenset(assigned | mutated)
 
 
-class _Program:
-    __slots__ = ("run", "mutated", "stored")
-
-    def __init__(self, run: Run, mutated: frozenset[str], stored: frozenset[str]):
-        self.run, self.mutated, self.stored = run, mutated, stored
+class _Program(NamedTuple):
+    run: Run
+    mutated: frozenset[str]     # names to deep-copy before running
+    stored: frozenset[str]      # names whose final values must be storable task data
 
 
 def _program(text: str, mode: str) -> _Program:
@@ -773,11 +780,13 @@ def _compile(text: str, mode: str) -> _Program:
             compiler = _Compiler()
             run = compiler.expr(tree) if mode == "eval" else compiler.block(tree.body) if tree.body else None
     except SyntaxError as e:
-        problems = [f"syntax error on line {e.lineno}: {e.msg}"]
+        problems = [f"syntax error on line {e.lineno}: {e.msg}" if e.lineno else f"syntax error: {e.msg}"]
     except (RecursionError, MemoryError):
         problems = ["text is nested too deeply"]
-    except ValueError as e:          # e.g. null bytes in the source
-        problems = [str(e) if isinstance(e, UnsafeExpression) else f"invalid text: {e}"]
+    except UnsafeExpression as e:   # the compiler's own refusals (defence in depth behind the checker)
+        problems = e.problems
+    except (ValueError, KeyError, AttributeError, TypeError) as e:  # null bytes, or a construct it cannot build
+        problems = [f"unsupported text ({type(e).__name__})"]
     if problems:
         raise UnsafeExpression(problems)
     return _Program(run or (lambda f: None), *_analyse(tree))

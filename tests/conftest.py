@@ -46,12 +46,17 @@ def db_url(request, tmp_path, template_db) -> str:
     if request.param == "sqlite":
         path = tmp_path / "zhixing.db"
         shutil.copy(template_db, path)
-        return f"sqlite:///{path}"
+        yield f"sqlite:///{path}"
+        return
     if not PG_URL:
         pytest.skip("ZHIXING_TEST_POSTGRES is not set (make test starts a PostgreSQL server and sets it)")
     url = _fresh_postgres_url()
     upgrade(url)
-    return url
+    yield url
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {sa.engine.make_url(url).database} WITH (FORCE)")
+    admin.dispose()
 
 
 @pytest.fixture

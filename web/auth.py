@@ -24,8 +24,8 @@ def csrf_token() -> str:
 def load_user_and_check_csrf():
     g.user = session.get("user")
     if request.method == "POST":
-        sent = request.form.get("csrf_token", "")
-        if not hmac.compare_digest(sent, session.get("csrf", "")):
+        sent, expected = request.form.get("csrf_token", ""), session.get("csrf", "")
+        if not expected or not hmac.compare_digest(sent, expected):
             abort(400, "CSRF token missing or wrong; reload the page")
 
 

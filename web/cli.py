@@ -170,9 +170,14 @@ def audit_verify(instance):
 def incidents(ctx):
     """List incidents (failed jobs whose retries ran out)."""
     if ctx.invoked_subcommand is None:
-        for job in _engine().incidents():
-            click.echo(f"#{job.id} instance {job.instance_id} {job.bpmn_id} ({job.operator or job.kind}) "
-                       f"attempts {job.attempts}: {job.last_error}")
+        _list_incidents()
+
+
+@friendly
+def _list_incidents():
+    for job in _engine().incidents():
+        click.echo(f"#{job.id} instance {job.instance_id} {job.bpmn_id} ({job.operator or job.kind}) "
+                   f"attempts {job.attempts}: {job.last_error}")
 
 
 @incidents.command("retry")

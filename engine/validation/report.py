@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
 _PREFIXES = {BPMN: "bpmn", SPIFF: "spiffworkflow", "http://www.omg.org/spec/BPMN/20100524/DI": "bpmndi",
              "http://www.omg.org/spec/DD/20100524/DC": "dc", "http://www.omg.org/spec/DD/20100524/DI": "di"}
-_XML = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+_XSD_LOCK = threading.Lock()   # an XMLSchema keeps one error log: validations must not interleave
 
 
 @dataclass(frozen=True, order=True)
@@ -100,8 +101,11 @@ class Report:
         self._index()
 
     def _load_xml(self, name: str, data: bytes, suffix: str) -> None:
+        if b"\0" in data[:1024] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):   # not UTF-16 either
+            self.problems.append(Problem(name, 0, "-", "binary data, not XML; export the diagram as XML"))
+            return
         try:
-            root = etree.fromstring(data, _XML)
+            root = etree.fromstring(data, etree.XMLParser(resolve_entities=False, no_network=True))
         except etree.XMLSyntaxError as exc:
             msg = re.sub(r", line \d+, column \d+$", "", exc.msg or "unreadable")
             self.problems.append(Problem(name, exc.lineno or 0, "-",
@@ -127,9 +131,9 @@ class Report:
         """Every XSD error, not only the last one that ``BpmnValidator.validate`` raises."""
         tree = copy.deepcopy(root)
         validator.preprocess(tree)   # bpmn-js writes correlation expressions the XSD does not know
-        if validator.validator.validate(tree):
-            return
-        for err in validator.validator.error_log:
+        with _XSD_LOCK:
+            errors = [] if validator.validator.validate(tree) else list(validator.validator.error_log)
+        for err in errors:
             message = err.message
             for uri, prefix in _PREFIXES.items():
                 message = message.replace(f"{{{uri}}}", f"{prefix}:")

@@ -69,10 +69,12 @@ def _timer_literal(kind: str, value) -> str | None:
             return f"timeDuration: {exc}"
     elif kind == "timeDate":
         try:
-            datetime.fromisoformat(value)
+            naive = datetime.fromisoformat(value).tzinfo is None
         except ValueError:
             return f'timeDate "{value}" is not an ISO 8601 date-time; write e.g. "2030-05-01T09:00:00+08:00" ' \
                    'or deadline("P6M")'
+        if naive:   # SpiffWorkflow would read it in the server's zone, whatever that is
+            return f'timeDate "{value}" has no time zone; add the court\'s, e.g. "2030-05-01T09:00:00+08:00"'
     else:
         try:
             ok = value.upper().startswith("R") and TimerEventDefinition.parse_iso_recurring_interval(value)

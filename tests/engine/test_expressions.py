@@ -196,14 +196,14 @@ def test_script_escapes_rejected(text):
     assert data == DATA
 
 
-@pytest.mark.parametrize("text", ESCAPES)
-def test_escapes_fail_even_without_the_static_check(text, monkeypatch):
+@pytest.mark.parametrize("text, mode", [(t, "eval") for t in ESCAPES] + [(t, "exec") for t in SCRIPT_ESCAPES])
+def test_escapes_fail_even_without_the_static_check(text, mode, monkeypatch):
     """Defence in depth: the compiler and the run-time type checks stop escapes on their own."""
     monkeypatch.setattr(ex._Checker, "visit", lambda self, node: None)
     ex._compile.cache_clear()
     try:
         with pytest.raises((UnsafeExpression, ExpressionError)):
-            evaluate(text, DATA)
+            (evaluate if mode == "eval" else execute)(text, dict(DATA))
     finally:
         ex._compile.cache_clear()
 
@@ -233,6 +233,7 @@ def test_size_and_time_bombs_fail_fast(text):
     "n = 3\nfor i in range(100):\n    n = n * n",
     "for i in range(10000):\n    for j in range(10000):\n        pass",
     "r = enumerate(items)",
+    "s = {1, 2}",
 ])
 def test_script_bombs_fail_fast(script):
     with pytest.raises(ExpressionError):

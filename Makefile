@@ -1,0 +1,30 @@
+# The two commands of the contract: `make run` and `make test` (each sets everything up first).
+VENV    := .venv
+PY      := $(VENV)/bin/python
+ZX      := $(VENV)/bin/zhixing
+PYTHON  ?= python3
+
+.PHONY: install run test bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[test]' --config-settings editable_mode=compat
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(ZX) init
+	$(ZX) deploy
+	$(ZX) demo
+	$(ZX) serve --host 127.0.0.1 --port 5000
+
+test: install
+	ZHIXING_TEST_POSTGRES="$$(bash tests/support/postgres.sh)" $(PY) -m pytest -q
+
+bench: install
+	$(ZX) bench
+
+clean:
+	rm -rf $(VENV) var *.egg-info
