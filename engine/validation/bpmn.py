@@ -42,7 +42,8 @@ def check_bpmn(r: Report, file: str, root) -> None:
                 _gateway(r, file, el)
             elif kind == "messageEventDefinition" and el.get("messageRef") not in messages:
                 r.add(file, el, f"messageRef '{el.get('messageRef')}' names no bpmn:message in this file; "
-                                "declare <bpmn:message id=... name=...> or fix the reference")
+                                "declare <bpmn:message id=... name=...> or fix the reference" if el.get("messageRef")
+                      else "message event names no message; set messageRef to a bpmn:message of this file")
             else:
                 texts.check_text(r, file, el, kind)
     for el in root.iter(q("formalExpression")):   # correlation property retrieval expressions

@@ -27,6 +27,7 @@ SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN, "spiffworkflow": SPIFF}
 _PREFIXES = {BPMN: "bpmn", SPIFF: "spiffworkflow", "http://www.omg.org/spec/BPMN/20100524/DI": "bpmndi",
              "http://www.omg.org/spec/DD/20100524/DC": "dc", "http://www.omg.org/spec/DD/20100524/DI": "di"}
+_PREFIXES.update(dict.fromkeys(DMN_SCHEMAS, "dmn"))
 _XSD_LOCK = threading.Lock()   # an XMLSchema keeps one error log: validations must not interleave
 
 

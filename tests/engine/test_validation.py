@@ -276,3 +276,10 @@ def test_empty_and_binary_files_say_so():
     assert lines({"empty.bpmn": b"", "junk.dmn": bytes(range(256))}) == [
         "empty.bpmn:1: -: malformed XML: Document is empty; fix the XML or export the diagram again",
         "junk.dmn:0: -: binary data, not XML; export the diagram as XML"]
+
+
+def test_dmn_schema_errors_have_lines():
+    dmn = (GOOD / "measure.dmn").read_bytes().replace(b'<rule id="r1">', b'<rule id="r1"><bogus/>')
+    assert lines({"m.dmn": dmn}) == [
+        "m.dmn:9: r1: DMN schema: Element 'dmn:bogus': This element is not expected. Expected is one of "
+        "(dmn:description, dmn:extensionElements, dmn:inputEntry, dmn:outputEntry); fix the XML to match the schema"]
