@@ -41,7 +41,7 @@ class JobRunner:
             else:
                 self._run_service(job)
         except ConcurrentModification:
-            self.executor.run(RecordJobFailure(job.id, "the case changed meanwhile; will retry", None, True))
+            self.executor.run(RecordJobFailure(job.id, "the case changed meanwhile", counts=False))
         except BusinessRejection as exc:
             self.executor.run(RecordJobFailure(job.id, f"{job.operator}: {exc}", exc.details, retryable=False))
         except HandlerError as exc:

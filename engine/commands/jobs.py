@@ -66,9 +66,8 @@ class FireTimers:
             return []
         before = dict(handle.before.timers)
         runtime.run_engine(handle.workflow)
-        fired = [t.bpmn_id for tid, t in before.items() if t.due is not None and t.due <= uow.now
-                 and runtime.find_task(handle.workflow, tid) is not None
-                 and runtime.find_task(handle.workflow, tid).state != TaskState.WAITING]
+        after = runtime.snapshot(handle.workflow, evaluate_services=False).timers
+        fired = [t.bpmn_id for tid, t in before.items() if tid not in after and t.due and t.due <= uow.now]
         for bpmn_id in fired:
             uow.log(handle, "system", "timer_fired", bpmn_id=bpmn_id)
         uow.save(handle)
@@ -124,11 +123,16 @@ class RecordJobFailure:
     error: str
     details: dict | None = None
     retryable: bool = True
+    counts: bool = True           # False: a lost race, not a failure: back in the queue at once
 
     def execute(self, uow: UnitOfWork) -> JobView | None:
         row = uow.conn.execute(sa.select(jobs).where(jobs.c.id == self.job_id)).first()
         if row is None:
             return None
+        if not self.counts:
+            uow.conn.execute(jobs.update().where(jobs.c.id == self.job_id).values(
+                status="ready", locked_by=None, locked_until=None, updated_at=uow.now))
+            return job_view(row)
         attempts = row.attempts + 1
         incident = not self.retryable or attempts >= row.max_attempts
         values = dict(attempts=attempts, last_error=self.error[:2000], error_details=self.details,
