@@ -77,8 +77,7 @@ class Engine:
     def deploy(self, files: Mapping[str, bytes] | Iterable[str | Path], actor: str = "system"):
         """Deploy a set of files (name → content, or paths/directories); returns a view per process."""
         if not isinstance(files, Mapping):
-            known = [row.process_id for row in self.definitions()]
-            files, problems = validate_paths(files, registry=self.registry, known_processes=known)
+            files, problems = validate_paths(files, registry=self.registry)
             if problems:      # reported with the paths as given, before the store is touched
                 raise DefinitionInvalid(problems)
         return self.executor.run(Deploy(dict(files), actor, self.registry))

@@ -64,9 +64,8 @@ def init():
 def validate(paths):
     """Validate diagrams, DMN tables and forms; one line per problem (file:line: element: message)."""
     import handlers.builtin  # noqa: F401
-    from engine.validation import validate_files, validate_paths
+    from engine.validation import validate_paths
     files, problems = validate_paths(paths)
-    problems = problems or validate_files(files)
     for problem in problems:
         click.echo(str(problem), err=True)
     if problems:

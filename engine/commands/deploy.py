@@ -21,8 +21,8 @@ class Deploy:
 
     def execute(self, uow: UnitOfWork) -> list[DefinitionView]:
         conn = uow.conn
-        known = conn.execute(sa.select(definitions.c.process_id).distinct()).scalars().all()
-        parsed = parse(self.files, known_processes=known, registry=self.registry)
+        # a call activity's target must be deployed with it: the version embeds the called spec, frozen
+        parsed = parse(self.files, registry=self.registry)
         newest = {}
         for p in parsed:
             row = conn.execute(sa.select(definitions.c.version, definitions.c.content_hash)
