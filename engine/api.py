@@ -7,6 +7,7 @@ from pathlib import Path
 
 from engine import audit, clock as clocks, holidays, queries
 from engine.accounts import roles_of, upsert_user
+from engine.commands.deadlines import RecomputeProvisionalDeadlines
 from engine.commands.deploy import Deploy
 from engine.commands.instances import ChangeInstanceStatus, StartInstance
 from engine.commands.jobs import RetryIncident, job_view
@@ -58,9 +59,11 @@ class Engine:
             self._calendar = cached
         return cached[1]
 
-    def add_holiday_year(self, year: int, rows, source: str = "admin") -> None:
+    def add_holiday_year(self, year: int, rows, source: str = "admin") -> int:
+        """Store a year's holiday table, then recompute the provisional deadlines on it; return how many."""
         self._write(lambda conn: holidays.add_year(conn, year, rows, source, self.clock.now()))
         self._calendar = None
+        return self.executor.run(RecomputeProvisionalDeadlines())
 
     def add_user(self, username: str, display_name: str, roles: Iterable[tuple[str, str]] = (),
                  password_hash: str | None = None) -> int:

@@ -145,6 +145,18 @@ def thrown_messages(workflow) -> list[tuple[str, object]]:
     return out
 
 
+def recompute_timer(workflow, task_id: str, compute_deadline) -> bool:
+    """Recompute a provisional legal-duration timer from when it started; True if it was recomputed."""
+    task = find_task(workflow, task_id)
+    start = task._get_internal_data("event_start") if task is not None else None
+    if start is None or not task._get_internal_data("provisional", False):
+        return False
+    period = workflow.script_engine.evaluate(task, task.task_spec.event_definition.expression)
+    due = compute_deadline(str(period), start)
+    task._set_internal_data(event_value=due.due.isoformat(), provisional=due.provisional)
+    return True
+
+
 def run_engine(workflow) -> None:
     workflow.refresh_timers()
     workflow.do_engine_steps()

@@ -260,3 +260,22 @@ def test_audit_chain_detects_deleted_last_event(deployed):
         conn.execute(events.delete().where(events.c.instance_id == view.id, events.c.seq == last))
     [report] = deployed.verify_audit(view.id)
     assert not report.ok and "removed" in report.problem
+
+
+def test_provisional_deadlines_are_recomputed_when_the_year_arrives(deployed, clock):
+    from datetime import date, datetime, timezone
+    clock.set(datetime(2031, 9, 29, 1, 0, tzinfo=timezone.utc))      # Monday 2031-09-29 09:00 Beijing
+    view = start_big_case(deployed, "C-2031")
+    [timer] = deployed.job_list(kind="timer", instance_id=view.id)
+    # no 2031 holiday data: weekends only; P10D ends Thursday 10-09
+    assert timer.due_at.isoformat() == "2031-10-09T16:00:00+00:00"
+    waiting = deployed.start("case_flow", "C-2031-b", "J0104")
+    [register] = deployed.tasks(instance_id=waiting.id)
+    assert register.due_provisional and register.due_at.isoformat() == "2031-10-06T16:00:00+00:00"  # P7D → Mon 10-06
+    national_day = [(date(2031, 10, d), True, "国庆节") for d in range(1, 11)]
+    assert deployed.add_holiday_year(2031, national_day, "State Council 2030 notice") >= 1
+    [timer] = deployed.job_list(kind="timer", instance_id=view.id)
+    # Thursday 10-09 is now a holiday: the period ends on the next working day, Monday 10-13, at 24:00
+    assert timer.due_at.isoformat() == "2031-10-13T16:00:00+00:00"
+    [register] = deployed.tasks(instance_id=waiting.id)
+    assert not register.due_provisional and register.due_at.isoformat() == "2031-10-13T16:00:00+00:00"
