@@ -179,6 +179,7 @@ class Bench:
         self._dir = tempfile.TemporaryDirectory(prefix="zhixing-bench-")
         self.root = Path(self._dir.name)
         self.template = self.root / "template.db"
+        self.fixtures: dict[str, str] = {}     # SpiffWorkflow JSON of loop instances, by history length
         self._copies = 0
         from engine.api import Engine
         eng = Engine(f"sqlite:///{self.template}")
@@ -253,6 +254,13 @@ def measure_start(bench: Bench, sizes: Sizes) -> dict:
         engine.close()
 
 
+def _keep_fixture(bench: Bench, engine, instance_id: int, history: int) -> None:
+    """Keep SpiffWorkflow's own JSON of a loop instance at this history, for ``measure_spiff_alone``."""
+    if f"loop_{history}" not in bench.fixtures:
+        _state, workflow = _state_and_workflow(engine, instance_id)
+        bench.fixtures[f"loop_{history}"] = full_serializer().serialize_json(workflow)
+
+
 def measure_complete_10(bench: Bench, sizes: Sizes) -> dict:
     """``complete_task`` on loop instances with exactly 10 completed user tasks (one sample per instance)."""
     engine = bench.engine()
@@ -260,6 +268,7 @@ def measure_complete_10(bench: Bench, sizes: Sizes) -> dict:
         ids = [_start_loop(engine, i) for i in range(sizes.instances_10)]
         for instance_id in ids:
             _complete_times(engine, instance_id, 10)
+        _keep_fixture(bench, engine, ids[0], 10)
         samples = [_complete_times(engine, instance_id, 1)[0] for instance_id in ids]
         return {"complete_p50_ms_10": statistics.median(samples) * 1000,
                 "complete_p99_ms_10": _percentile(samples, 99) * 1000}
@@ -268,16 +277,22 @@ def measure_complete_10(bench: Bench, sizes: Sizes) -> dict:
 
 
 def measure_complete_300(bench: Bench, sizes: Sizes) -> dict:
-    """``complete_task`` on loop instances with 300 completed user tasks (then 301, … for further samples)."""
+    """``complete_task`` on loop instances with 300 completed user tasks (then 301, … for further samples);
+    on the way, the same at 100 completed user tasks (about 300 finished SpiffWorkflow tasks in the tree)."""
     engine = bench.engine()
     try:
-        samples = []
+        at_100, at_300 = [], []
         for i in range(sizes.instances_300):
             instance_id = _start_loop(engine, i)
-            _complete_times(engine, instance_id, 300)
-            samples += _complete_times(engine, instance_id, sizes.samples_300)
-        return {"complete_p50_ms_300": statistics.median(samples) * 1000,
-                "complete_p99_ms_300": _percentile(samples, 99) * 1000}
+            _complete_times(engine, instance_id, 100)
+            _keep_fixture(bench, engine, instance_id, 100)
+            at_100 += _complete_times(engine, instance_id, sizes.samples_300)
+            _complete_times(engine, instance_id, 300 - 100 - sizes.samples_300)
+            _keep_fixture(bench, engine, instance_id, 300)
+            at_300 += _complete_times(engine, instance_id, sizes.samples_300)
+        return {"complete_p50_ms_300": statistics.median(at_300) * 1000,
+                "complete_p99_ms_300": _percentile(at_300, 99) * 1000,
+                "complete_p50_ms_100": statistics.median(at_100) * 1000}
     finally:
         engine.close()
 
@@ -316,38 +331,37 @@ def measure_stored_bytes(bench: Bench, sizes: Sizes) -> dict:
         engine.close()
 
 
+def _spiff_step(serializer, script_engine, stored: str, i: int) -> str:
+    """One user task completed by SpiffWorkflow alone, persisted to a string with its default serializer."""
+    wf = serializer.deserialize_json(stored)
+    wf.script_engine = script_engine
+    task = wf.get_next_task(state=TaskState.READY, manual=True)
+    task.data.update({"comment": f"第 {i} 次审查", "approved": i % 2 == 0})
+    task.run()
+    wf.refresh_timers()
+    wf.do_engine_steps()
+    return serializer.serialize_json(wf)
+
+
 def measure_spiff_alone(bench: Bench, sizes: Sizes) -> dict:
-    """SpiffWorkflow alone, same step as ``complete_task`` at history 10, persisting to an in-memory string:
-    ``deserialize_json`` + ``task.run()`` + ``do_engine_steps`` + ``serialize_json`` (default serializer,
-    default script engine)."""
-    engine = bench.engine()
-    try:
-        instance_id = _start_loop(engine, 1)
-        _complete_times(engine, instance_id, 10)
-        _state, workflow = _state_and_workflow(engine, instance_id)
-    finally:
-        engine.close()
-    serializer = full_serializer()
-    text = serializer.serialize_json(workflow)
-    script_engine = PythonScriptEngine()
-
-    def step(stored: str, i: int) -> str:
-        wf = serializer.deserialize_json(stored)
-        wf.script_engine = script_engine
-        task = wf.get_next_task(state=TaskState.READY, manual=True)
-        task.data.update({"comment": f"第 {i} 次审查", "approved": i % 2 == 0})
-        task.run()
-        wf.refresh_timers()
-        wf.do_engine_steps()
-        return serializer.serialize_json(wf)
-
-    step(text, 0)
-    times = []
-    for i in range(sizes.spiff_rounds):
-        t0 = time.perf_counter()
-        step(text, i)
-        times.append(time.perf_counter() - t0)
-    return {"spiff_alone_p50_ms_10": statistics.median(times) * 1000}
+    """SpiffWorkflow alone, the step ``complete_task`` does, on the same loop instances (history 10, 100, 300):
+    ``deserialize_json`` + ``task.run()`` + ``do_engine_steps`` + ``serialize_json`` (``full_serializer()``,
+    SpiffWorkflow's default ``PythonScriptEngine``, a plain in-memory string; always from the same state)."""
+    serializer, script_engine = full_serializer(), PythonScriptEngine()
+    out = {}
+    for history, rounds in ((10, sizes.spiff_rounds), (100, max(10, sizes.spiff_rounds // 10)),
+                            (300, max(5, sizes.spiff_rounds // 30))):
+        text = bench.fixtures.get(f"loop_{history}")
+        if text is None:
+            continue
+        _spiff_step(serializer, script_engine, text, 0)
+        times = []
+        for i in range(rounds):
+            t0 = time.perf_counter()
+            _spiff_step(serializer, script_engine, text, i)
+            times.append(time.perf_counter() - t0)
+        out[f"spiff_alone_p50_ms_{history}"] = statistics.median(times) * 1000
+    return out
 
 
 def _bulk_waiting_timers(engine, count: int) -> None:
@@ -447,6 +461,8 @@ def run_all(quick: bool = False, echo: Callable[[str], object] = print) -> dict:
     finally:
         bench.close()
     figures["overhead_ratio"] = figures["complete_p50_ms_10"] / figures["spiff_alone_p50_ms_10"]
+    if "spiff_alone_p50_ms_300" in figures:
+        figures["overhead_ratio_300"] = figures["complete_p50_ms_300"] / figures["spiff_alone_p50_ms_300"]
     ordered = {k: float(figures[k]) for k in TARGETS}
     ordered.update({k: float(v) for k, v in sorted(figures.items()) if k not in TARGETS})
     for line in table(ordered):

@@ -246,8 +246,12 @@ class UnitOfWork:
                 messages.c.status == "unmatched", messages.c.name == sub["message_name"],
                 messages.c.correlation_key == sub["correlation_key"]).order_by(messages.c.id)).all()
             for msg in waiting:
-                self.conn.execute(messages.update().where(messages.c.id == msg.id).values(status="queued"))
-                body = {"name": msg.name, "key": msg.correlation_key, "payload": msg.payload, "court": None,
-                        "source": msg.source, "inbox_id": msg.id}
-                self.conn.execute(jobs.insert(), [self._job("message", f"inbox:{msg.id}", bpmn_id=msg.name,
-                                                            payload=body)])
+                self.queue_inbox_message(msg)
+
+    def queue_inbox_message(self, msg) -> None:
+        """Turn a kept message (unmatched, or held for a suspended case) into a delivery job."""
+        self.conn.execute(messages.update().where(messages.c.id == msg.id).values(status="queued"))
+        body = {"name": msg.name, "key": msg.correlation_key, "payload": msg.payload, "court": None,
+                "source": msg.source, "inbox_id": msg.id}
+        self.conn.execute(jobs.insert(), [self._job("message", f"inbox:{msg.id}:{self.now.timestamp()}",
+                                                    bpmn_id=msg.name, payload=body)])

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
+
 from engine import runtime
 from engine.errors import InvalidInput, StateError
-from engine.store.tables import jobs
+from engine.store.tables import jobs, messages
 from engine.unit_of_work import InstanceHandle, UnitOfWork
 from engine.views import InstanceView
 
@@ -74,6 +76,11 @@ class ChangeInstanceStatus:
             uow.conn.execute(jobs.update().where(jobs.c.instance_id == handle.id, jobs.c.status == job_status[0])
                              .values(status=job_status[1], updated_at=uow.now))
         uow.save(handle, status=new_status)
+        if self.action == "resume":
+            held = uow.conn.execute(sa.select(messages).where(messages.c.status == "held",
+                                                              messages.c.delivered_to == handle.id)).all()
+            for msg in held:
+                uow.queue_inbox_message(msg)
         return instance_view(uow, handle)
 
 

@@ -4,7 +4,7 @@ A message is addressed by its name and a correlation key (the case number unless
 ``case_no``). An instance waits on ``(name, key)`` when it reaches a catch event or boundary event for the
 message; a deployed process whose start event is that message starts a new instance for it. An unmatched message
 is never dropped: it is kept in the inbox, listed by ``zhixing messages``, and delivered as soon as an instance
-starts waiting for it.
+starts waiting for it. A message for a suspended case is held in the inbox and delivered when the case resumes.
 """
 from __future__ import annotations
 
@@ -36,9 +36,12 @@ class CorrelateMessage:
             sa.select(subscriptions.c.instance_id, subscriptions.c.task_id)
             .where(subscriptions.c.message_name == self.name, subscriptions.c.correlation_key == str(self.key))
             .order_by(subscriptions.c.instance_id)).all()
-        delivered = []
+        delivered, held = [], []
         for instance_id in dict.fromkeys(r.instance_id for r in waiting):
             handle = uow.load(instance_id)
+            if handle.status == "suspended":      # kept for the case, delivered when it resumes
+                held.append(instance_id)
+                continue
             assert_running(handle)
             try:
                 runtime.deliver_message(handle.workflow, self.name, self.payload)
@@ -51,6 +54,8 @@ class CorrelateMessage:
             delivered.append(instance_id)
         if delivered:
             return self._done(uow, MessageResult("delivered", tuple(delivered)))
+        if held:
+            return self._keep(uow, "held", held[0])
 
         started = []
         for process_id in self._starting_processes(uow):
@@ -63,13 +68,21 @@ class CorrelateMessage:
         if started:
             return self._done(uow, MessageResult("started", tuple(started)))
 
+        return self._keep(uow, "unmatched", None)
+
+    def _keep(self, uow: UnitOfWork, status: str, instance_id: int | None) -> MessageResult:
+        """Keep the message in the inbox: unmatched, or held for a suspended case until it resumes."""
         if self.inbox_id is not None:
-            uow.conn.execute(messages.update().where(messages.c.id == self.inbox_id).values(status="unmatched"))
-            return MessageResult("unmatched", (), self.inbox_id)
-        inbox_id = uow.conn.execute(messages.insert().values(
-            name=self.name, correlation_key=str(self.key), payload=self.payload, source=self.actor,
-            status="unmatched", received_at=uow.now)).inserted_primary_key[0]
-        return MessageResult("unmatched", (), inbox_id)
+            uow.conn.execute(messages.update().where(messages.c.id == self.inbox_id)
+                             .values(status=status, delivered_to=instance_id))
+            inbox_id = self.inbox_id
+        else:
+            inbox_id = uow.conn.execute(messages.insert().values(
+                name=self.name, correlation_key=str(self.key), payload=self.payload, source=self.actor,
+                status=status, delivered_to=instance_id, received_at=uow.now)).inserted_primary_key[0]
+        if instance_id is not None:
+            uow.save_events(instance_id, self.actor, "message_held", data={"name": self.name, "inbox": inbox_id})
+        return MessageResult(status, (instance_id,) if instance_id else (), inbox_id)
 
     def _starting_processes(self, uow: UnitOfWork) -> list[str]:
         """Processes whose newest version starts on this message."""

@@ -279,3 +279,18 @@ def test_provisional_deadlines_are_recomputed_when_the_year_arrives(deployed, cl
     assert timer.due_at.isoformat() == "2031-10-13T16:00:00+00:00"
     [register] = deployed.tasks(instance_id=waiting.id)
     assert not register.due_provisional and register.due_at.isoformat() == "2031-10-13T16:00:00+00:00"
+
+
+def test_message_for_a_suspended_case_is_held_until_it_resumes(deployed):
+    view = start_big_case(deployed, "C-held")
+    deployed.complete_task(only_task(deployed, view.id, "decide").task_id, "officer", {})
+    deployed.complete_task(only_task(deployed, view.id, "review").task_id, "panel", {})
+    deployed.suspend(view.id, "supervisor", "transfer to bankruptcy review")
+    result = deployed.correlate("payment_received", "C-held", {"amount": 3})
+    assert (result.status, result.instance_ids) == ("held", (view.id,))
+    assert [m.status for m in deployed.inbox("held")] == ["held"]
+    deployed.resume(view.id, "supervisor", "bankruptcy refused")
+    deployed.run_until_idle()
+    assert deployed.instance(view.id).status == "completed"
+    assert deployed.variables(view.id)["payment"] == {"amount": 3}
+    assert "message_held" in [e.action for e in deployed.events(view.id)]

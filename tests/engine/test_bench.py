@@ -1,0 +1,25 @@
+"""Smoke test of ``zhixing bench --quick``: every figure comes back as a positive number (no timing asserted)."""
+from __future__ import annotations
+
+import math
+
+from engine import bench
+
+
+def test_quick_bench_returns_every_figure():
+    lines: list[str] = []
+    figures = bench.run_all(quick=True, echo=lines.append)
+    assert set(bench.TARGETS) <= set(figures)
+    for name, value in figures.items():
+        assert isinstance(value, float) and math.isfinite(value) and value > 0, (name, value)
+    printed = "\n".join(lines)
+    for name in bench.TARGETS:
+        assert name in printed
+
+
+def test_pass_fail_follows_the_target_direction():
+    assert bench.passes("start_per_s", 250) and not bench.passes("start_per_s", 150)
+    assert bench.passes("complete_p50_ms_10", 7.9) and not bench.passes("complete_p50_ms_10", 8.1)
+    assert bench.passes("stored_bytes", 1234) is None
+    [_header, _rule, row] = bench.table({"timer_latency_s": 1.5})
+    assert row.split()[-1] == "FAIL"
