@@ -11,7 +11,7 @@ import pytest
 from engine.simulation import ScenarioResult, parse_duration, parse_moment, run_scenario, run_scenario_file
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
-PASSING = sorted((SCENARIOS / "engine").glob("*.yaml"))
+PASSING = sorted((SCENARIOS / "engine").glob("*.yaml")) + sorted((SCENARIOS / "procedures").glob("*.yaml"))
 FAILING = SCENARIOS / "failing" / "small_case_expects_decide.yaml"
 HEAD = """\
 court: J0104
