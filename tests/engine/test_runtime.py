@@ -294,3 +294,41 @@ def test_message_for_a_suspended_case_is_held_until_it_resumes(deployed):
     assert deployed.instance(view.id).status == "completed"
     assert deployed.variables(view.id)["payment"] == {"amount": 3}
     assert "message_held" in [e.action for e in deployed.events(view.id)]
+
+
+def test_two_officers_completing_at_the_same_moment(deployed, db_url, monkeypatch):
+    """Both transactions load the same version; exactly one commits, the other gets a clear conflict."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite serializes writers (BEGIN IMMEDIATE); test_stale_writer_gets_a_conflict covers it")
+    import threading
+    from engine.unit_of_work import UnitOfWork
+
+    view = start_big_case(deployed)
+    decide = only_task(deployed, view.id, "decide")
+    deployed.add_user("officer2", "执行 周", [("J0104", "implementation_officer")])
+    barrier = threading.Barrier(2, timeout=10)
+    real_load = UnitOfWork.load
+
+    def load_then_wait(self, instance_id):
+        handle = real_load(self, instance_id)
+        barrier.wait()          # both writers hold the same version before either saves
+        return handle
+
+    monkeypatch.setattr(UnitOfWork, "load", load_then_wait)
+    outcomes = {}
+
+    def complete(user):
+        try:
+            deployed.complete_task(decide.task_id, user, {"by": user})
+            outcomes[user] = "ok"
+        except ConcurrentModification as exc:
+            outcomes[user] = f"conflict: {exc}"
+
+    threads = [threading.Thread(target=complete, args=(u,)) for u in ("officer", "officer2")]
+    [t.start() for t in threads]
+    [t.join(30) for t in threads]
+    assert sorted(v.split(":")[0] for v in outcomes.values()) == ["conflict", "ok"]
+    assert "reload it and try again" in [v for v in outcomes.values() if v != "ok"][0]
+    monkeypatch.undo()
+    completed = [e for e in deployed.events(view.id) if e.action == "task_completed" and e.bpmn_id == "decide"]
+    assert len(completed) == 1 and deployed.instance(view.id).open_tasks == ("review",)
