@@ -25,6 +25,21 @@ from engine.expressions import SafeEnvironment
 from engine.timers import expression_functions
 
 
+def _lift_depth_limit() -> None:
+    """SpiffWorkflow's task iterators stop at depth 1000 by default: a case that loops long enough (a review
+    revisited ~300 times) would silently look completed. Task trees are bounded by the process, not by this."""
+    import sys
+
+    from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
+    from SpiffWorkflow.util.task import TaskIterator
+
+    TaskIterator.__init__.__defaults__ = (None, sys.maxsize, True, None)
+    BpmnTaskIterator.__init__.__defaults__ = (None, sys.maxsize, True, False, None)
+
+
+_lift_depth_limit()
+
+
 class ScriptEngine(PythonScriptEngine):
     """Safe expressions for every diagram text; service tasks take results computed outside the transaction."""
 
@@ -81,7 +96,7 @@ class Snapshot:
 def snapshot(workflow, key_field: str = "case_no", evaluate_services: bool = True) -> Snapshot:
     """Read what the workflow is waiting for. ``key_field`` is the data field messages correlate on."""
     snap = Snapshot()
-    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+    for task in _open_tasks(workflow):
         spec = task.task_spec
         tid = str(task.id)
         if task.state == TaskState.READY:
@@ -98,6 +113,15 @@ def snapshot(workflow, key_field: str = "case_no", evaluate_services: bool = Tru
         elif isinstance(definition, MessageEventDefinition):
             snap.subscriptions[tid] = Subscription(spec.bpmn_id, definition.name, task.data.get(key_field))
     return snap
+
+
+def _open_tasks(workflow):
+    """READY and WAITING tasks of the workflow and its subprocesses, by a flat scan (no tree walk: the tree of a
+    long-running case is deep, the task table is not)."""
+    for flow in (workflow, *workflow.subprocesses.values()):
+        for task in flow.tasks.values():
+            if task.state in (TaskState.READY, TaskState.WAITING):
+                yield task
 
 
 def _parse_due(value) -> datetime | None:

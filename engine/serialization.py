@@ -1,31 +1,46 @@
 """Instance state <-> bytes, with the spec stored once per deployed version, not in every instance.
 
 SpiffWorkflow's ``serialize_json`` embeds the whole spec in every instance (about 70% of a fresh one). Here the
-instance state holds only tasks and data; the spec JSON of its definition row is put back on load. The state is
-JSON compressed with zlib. Each row records ``serializer_version`` (SpiffWorkflow's) and ``STATE_VERSION`` (ours)
-so a later format change can migrate old rows.
+instance state holds only tasks and data; the spec of its definition row is put back on load. The state is JSON
+compressed with zlib. Each row records ``serializer_version`` (SpiffWorkflow's) and ``STATE_VERSION`` (ours) so a
+later format change can migrate old rows.
+
+Two caches keep long histories cheap, neither sharing mutable objects between instances:
+
+* restored specs are kept per spec text as a pickle; each load unpickles a FRESH copy (SpiffWorkflow mutates
+  specs at run time, so parsed spec objects are never shared);
+* the dict of a finished task (finished parent too) does not change, so it is kept on its workflow and reused
+  while the task's state, state-change time and children are unchanged: saving a case with a long history only
+  converts what moved.
 """
 from __future__ import annotations
 
 import json
+import pickle
 import zlib
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
+from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
 from engine.timers import LegalDurationTimerEventDefinition
 
 STATE_VERSION = 1
+__all__ = ["SERIALIZER_VERSION", "STATE_VERSION", "dump_state", "full_serializer", "load_state", "new_workflow",
+           "spec_json"]
 
 
 class _StateOnlyConverter(BpmnWorkflowConverter):
-    """Writes a workflow without its specs; reads it back with specs supplied by the caller."""
+    """Writes a workflow without its specs; reads it back onto spec objects the caller supplies."""
 
     def to_dict(self, workflow):
         dct = WorkflowConverter.to_dict(self, workflow)
@@ -33,11 +48,40 @@ class _StateOnlyConverter(BpmnWorkflowConverter):
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
+    def from_dict(self, dct):
+        spec, subprocess_specs = dct.pop("spec_objects")
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
 
-def _config(workflow_converter):
+
+class _CachingTaskConverter(TaskConverter):
+    """Reuses the dict of a finished task whose parent is finished too (see the module docstring)."""
+
+    def to_dict(self, task):
+        parent = task.parent
+        if not (task.state & TaskState.FINISHED_MASK and parent is not None
+                and parent.state & TaskState.FINISHED_MASK):
+            return super().to_dict(task)
+        cache = task.workflow.__dict__.setdefault("_zhixing_task_dicts", {})
+        key = (task.state, task.last_state_change, len(task._children))
+        hit = cache.get(task.id)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        dct = super().to_dict(task)
+        cache[task.id] = (key, dct)
+        return dct
+
+
+def _config(workflow_converter, task_converter=TaskConverter):
     config = dict(DEFAULT_CONFIG)
     config[LegalDurationTimerEventDefinition] = TimerConditionalEventDefinitionConverter
     config[BpmnWorkflow] = workflow_converter
+    config[Task] = task_converter
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(date, lambda d: {"value": d.isoformat()}, lambda d: date.fromisoformat(d["value"]))
     registry.register(datetime, lambda d: {"value": d.isoformat()}, lambda d: datetime.fromisoformat(d["value"]))
@@ -46,7 +90,7 @@ def _config(workflow_converter):
 
 
 _FULL = _config(BpmnWorkflowConverter)      # spec included: used once per deploy, and by the benchmark baseline
-_STATE = _config(_StateOnlyConverter)
+_STATE = _config(_StateOnlyConverter, _CachingTaskConverter)
 
 
 def spec_json(spec, subprocess_specs) -> str:
@@ -55,16 +99,28 @@ def spec_json(spec, subprocess_specs) -> str:
     return json.dumps({"spec": dct["spec"], "subprocess_specs": dct["subprocess_specs"]}, separators=(",", ":"))
 
 
+@lru_cache(maxsize=256)
+def _spec_pickle(spec_text: str) -> bytes:
+    specs = json.loads(spec_text)
+    registry = _STATE.registry
+    spec = registry.restore(specs["spec"])
+    subprocess_specs = {name: registry.restore(s) for name, s in specs["subprocess_specs"].items()}
+    return pickle.dumps((spec, subprocess_specs), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _fresh_specs(spec_text: str):
+    """New spec objects for one instance (never shared: SpiffWorkflow mutates them)."""
+    return pickle.loads(_spec_pickle(spec_text))
+
+
 def dump_state(workflow) -> bytes:
     text = json.dumps(_STATE.to_dict(workflow), separators=(",", ":"))
     return zlib.compress(text.encode(), 1)
 
 
 def load_state(state: bytes, spec_text: str, script_engine) -> BpmnWorkflow:
-    """Rebuild a workflow with FRESH spec objects (SpiffWorkflow mutates specs at run time: never share them)."""
     dct = json.loads(zlib.decompress(state))
-    specs = json.loads(spec_text)
-    dct["spec"], dct["subprocess_specs"] = specs["spec"], specs["subprocess_specs"]
+    dct["spec_objects"] = _fresh_specs(spec_text)
     workflow = _STATE.from_dict(dct)
     workflow.script_engine = script_engine
     return workflow
@@ -72,10 +128,7 @@ def load_state(state: bytes, spec_text: str, script_engine) -> BpmnWorkflow:
 
 def new_workflow(spec_text: str, script_engine) -> BpmnWorkflow:
     """A fresh instance of a stored spec."""
-    specs = json.loads(spec_text)
-    registry = _STATE.registry
-    spec = registry.restore(specs["spec"])
-    subprocess_specs = {name: registry.restore(s) for name, s in specs["subprocess_specs"].items()}
+    spec, subprocess_specs = _fresh_specs(spec_text)
     return BpmnWorkflow(spec, subprocess_specs, script_engine=script_engine)
 
 

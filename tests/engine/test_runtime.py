@@ -332,3 +332,18 @@ def test_two_officers_completing_at_the_same_moment(deployed, db_url, monkeypatc
     monkeypatch.undo()
     completed = [e for e in deployed.events(view.id) if e.action == "task_completed" and e.bpmn_id == "decide"]
     assert len(completed) == 1 and deployed.instance(view.id).open_tasks == ("review",)
+
+
+def test_a_long_loop_does_not_end_by_itself(engine):
+    """SpiffWorkflow's iterators stop at tree depth 1000: without the engine's fix this case would look
+    completed after ~250 visits of a 4-step loop."""
+    engine.deploy([ENGINE_BPMN.parent / "loop"])
+    view = engine.start("review_loop", "C-loop", "J0104", {"visits": 0, "done": False})
+    for _ in range(260):
+        [task] = engine.tasks(instance_id=view.id)
+        engine.complete_task(task.task_id, "officer", {"done": False})
+    assert engine.instance(view.id).status == "running"
+    assert engine.variables(view.id)["visits"] == 260
+    [task] = engine.tasks(instance_id=view.id)
+    engine.complete_task(task.task_id, "officer", {"done": True})
+    assert engine.instance(view.id).status == "completed"
