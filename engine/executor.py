@@ -6,6 +6,10 @@ means another writer got there first: it is reported as ``ConcurrentModification
 """
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
+
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
@@ -15,24 +19,57 @@ from engine.timers import using_calendar
 from engine.unit_of_work import UnitOfWork
 
 
+class InstanceCache:
+    """Workflows this process saved last, keyed by instance and row version.
+
+    A hit skips deserializing; the row's ``version`` proves the cached workflow is what the store holds (any other
+    process's write bumps it). An entry is taken out while a command uses it and put back only after its commit,
+    so two threads never share a workflow and a rolled-back command leaves nothing behind.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self._entries: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, instance_id: int, version: int):
+        with self._lock:
+            entry = self._entries.pop(instance_id, None)
+        return entry[1:] if entry is not None and entry[0] == version else None
+
+    def put(self, instance_id: int, version: int, workflow, snapshot) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._entries[instance_id] = (version, workflow, snapshot)
+            self._entries.move_to_end(instance_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
 class Executor:
     def __init__(self, db: sa.Engine, clock: clocks.Clock, calendar_source):
         self.db = db
         self.clock = clock
         self._calendar_source = calendar_source
         self._definitions: dict = {}
+        self.instances = InstanceCache(int(os.environ.get("ZHIXING_INSTANCE_CACHE", "256")))
 
     def run(self, command):
         with clocks.using(self.clock), using_calendar(self._calendar_source()):
             with self.db.connect().execution_options(zhixing_write=True) as conn:
+                uow = UnitOfWork(conn, self.clock.now(), self._definitions, self.instances)
                 try:
                     with conn.begin():
-                        return command.execute(UnitOfWork(conn, self.clock.now(), self._definitions))
+                        result = command.execute(uow)
                 except IntegrityError as exc:
                     if "events" in str(exc.orig) or "seq" in str(exc.orig):
                         raise ConcurrentModification("the case was changed by someone else meanwhile; "
                                                      "reload it and try again") from exc
                     raise
+                for handle in uow.saved:
+                    self.instances.put(handle.id, handle.version, handle.workflow, handle.before)
+                return result
 
     def read(self, fn):
         """Run a read-only query function ``fn(conn)``."""

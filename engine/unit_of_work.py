@@ -53,10 +53,12 @@ class InstanceHandle:
 
 
 class UnitOfWork:
-    def __init__(self, conn: sa.Connection, now: datetime, definition_cache: dict):
+    def __init__(self, conn: sa.Connection, now: datetime, definition_cache: dict, instance_cache=None):
         self.conn = conn
         self.now = now
         self._definitions = definition_cache
+        self._instances = instance_cache
+        self.saved: list[InstanceHandle] = []   # handed back to the instance cache after the commit
 
     # -- definitions -------------------------------------------------------------------------------------
     def definition(self, definition_id: int) -> Definition:
@@ -92,12 +94,19 @@ class UnitOfWork:
                               workflow, runtime.Snapshot(), parent_id)
 
     def load(self, instance_id: int) -> InstanceHandle:
-        row = self.conn.execute(sa.select(instances).where(instances.c.id == instance_id)).first()
+        columns = [c for c in instances.c if c.name != "state"]
+        row = self.conn.execute(sa.select(*columns).where(instances.c.id == instance_id)).first()
         if row is None:
             raise NotFound(f"instance {instance_id} does not exist")
         definition = self.definition(row.definition_id)
-        workflow = load_state(row.state, definition.spec_json, runtime.ScriptEngine())
-        before = runtime.snapshot(workflow, definition.meta.get("key_field", "case_no"), evaluate_services=False)
+        cached = self._instances.take(row.id, row.version) if self._instances is not None else None
+        if cached is not None:
+            workflow, before = cached
+        else:
+            state = self.conn.execute(sa.select(instances.c.state).where(instances.c.id == instance_id)).scalar()
+            workflow = load_state(state, definition.spec_json, runtime.ScriptEngine())
+            before = runtime.snapshot(workflow, definition.meta.get("key_field", "case_no"),
+                                      evaluate_services=False)
         return InstanceHandle(row.id, definition, row.case_no, row.court, row.status, row.version, row.last_seq,
                               row.last_hash, workflow, before, row.parent_id)
 
@@ -138,6 +147,8 @@ class UnitOfWork:
         self._sync_projections(handle, handle.before, after)
         handle.before = after
         self._write_events(handle)
+        if handle not in self.saved:
+            self.saved.append(handle)
 
     def save_events(self, handle_or_id, actor: str, action: str, task_id=None, bpmn_id=None, data=None) -> None:
         """Log an event that does not change the workflow (claim, incident, retry): bump version + chain head."""
