@@ -25,19 +25,6 @@ from engine.expressions import SafeEnvironment
 from engine.timers import expression_functions
 
 
-def _lift_depth_limit() -> None:
-    """SpiffWorkflow's task iterators stop at depth 1000 by default: a case that loops long enough (a review
-    revisited ~300 times) would silently look completed. Task trees are bounded by the process, not by this."""
-    import sys
-
-    from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
-    from SpiffWorkflow.util.task import TaskIterator
-
-    TaskIterator.__init__.__defaults__ = (None, sys.maxsize, True, None)
-    BpmnTaskIterator.__init__.__defaults__ = (None, sys.maxsize, True, False, None)
-
-
-_lift_depth_limit()
 
 
 class ScriptEngine(PythonScriptEngine):

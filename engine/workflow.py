@@ -1,0 +1,63 @@
+"""The engine's ``BpmnWorkflow``: the same workflow, with task look-ups that do not walk the whole history.
+
+SpiffWorkflow keeps every finished task in the task tree and finds the open ones by walking that tree
+depth-first, several times per engine step, so a case with a long history (a review revisited hundreds of times)
+pays for all of it on every step. Open tasks (READY, WAITING, STARTED, ERROR) are found here by one flat pass
+over the task table instead, in creation order; queries for finished or predicted tasks, or starting from a given
+task, keep SpiffWorkflow's own walk.
+
+The module also lifts SpiffWorkflow's depth-1000 iterator limit: past it, the open task of a long loop became
+invisible and the case looked completed.
+"""
+from __future__ import annotations
+
+import sys
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
+from SpiffWorkflow.util.task import TaskIterator, TaskState
+
+_OPEN = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+_FILTER_KEYS = {"state", "manual", "spec_name", "spec_class", "lane", "catches_event", "updated_ts"}
+
+TaskIterator.__init__.__defaults__ = (None, sys.maxsize, True, None)
+BpmnTaskIterator.__init__.__defaults__ = (None, sys.maxsize, True, False, None)
+
+
+class ZhixingWorkflow(BpmnWorkflow):
+
+    def get_tasks(self, first_task=None, **kwargs):
+        state = kwargs.get("state", TaskState.ANY_MASK)
+        if first_task is not None or not set(kwargs) <= _FILTER_KEYS or state & ~_OPEN:
+            return super().get_tasks(first_task, **kwargs)
+        task_filter = BpmnTaskFilter(**kwargs)
+        return [task for flow in self._live_flows() for task in list(flow.tasks.values())
+                if task_filter.matches(task)]
+
+    def get_next_task(self, first_task=None, **kwargs):
+        state = kwargs.get("state", TaskState.ANY_MASK)
+        if first_task is not None or not set(kwargs) <= _FILTER_KEYS or state & ~_OPEN:
+            return super().get_next_task(first_task, **kwargs)
+        found = self.get_tasks(**kwargs)
+        return found[0] if found else None
+
+    def update_waiting_tasks(self):
+        """Same as SpiffWorkflow's, over the task table: a WAITING task that a previous update created is
+        updated in the same pass, as the tree walk would."""
+        seen = set()
+        while True:
+            waiting = [t for t in list(self.tasks.values()) if t.state == TaskState.WAITING and t.id not in seen]
+            if not waiting:
+                return
+            for task in waiting:
+                seen.add(task.id)
+                if task.state == TaskState.WAITING:
+                    task.task_spec._update(task)
+
+    def _live_flows(self):
+        """This workflow and the subprocesses whose parent task is not finished (as SpiffWorkflow's walk does)."""
+        yield self
+        for task_id, subprocess in self.subprocesses.items():
+            parent = self.get_task_from_id(task_id)
+            if parent is None or not parent.state & TaskState.FINISHED_MASK:
+                yield subprocess
