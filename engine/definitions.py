@@ -51,7 +51,7 @@ def parse(files: Mapping[str, bytes], known_processes=(), registry=None) -> list
             spec = parser.get_spec(process_id)
             subprocess_specs = parser.get_subprocess_specs(process_id)
         except Exception as exc:  # validation should have caught it; still never a traceback
-            raise DefinitionInvalid([Problem(getattr(exc, "file_name", "") or "-", 0, process_id, str(exc))])
+            raise DefinitionInvalid([Problem(getattr(exc, "file_name", "") or "-", 0, process_id, str(exc))]) from exc
         all_specs = [spec, *subprocess_specs.values()]
         _prepare(all_specs)
         meta = _meta(all_specs, files)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import pytest
 from SpiffWorkflow.bpmn import BpmnWorkflow
