@@ -1,6 +1,7 @@
 """The engine facade: one method per verb, each one command in one transaction (see ``engine.commands``)."""
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,6 +22,15 @@ from engine.validation import validate_files, validate_paths
 from engine.worker import JobRunner
 
 CALENDAR_TTL_S = 60.0
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
+def _tune_gc() -> None:
+    """Each command allocates thousands of short-lived, cyclic objects (task trees); with Python's default
+    gen-0 threshold of 700 the collector would walk the instance cache hundreds of times a second (measured:
+    starts/s 129 → 178). Raised once per process, never lowered."""
+    if gc.get_threshold()[0] < GC_THRESHOLDS[0]:
+        gc.set_threshold(*GC_THRESHOLDS)
 
 
 class Engine:
@@ -34,6 +44,7 @@ class Engine:
     def __init__(self, url: str | None = None, clock: clocks.Clock | None = None, registry=None,
                  worker_id: str | None = None):
         clocks.install()
+        _tune_gc()
         if registry is None:
             import handlers.builtin  # noqa: F401  (registers the built-in handlers)
             from handlers import REGISTRY as registry

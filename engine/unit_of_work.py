@@ -19,6 +19,20 @@ from engine.serialization import SERIALIZER_VERSION, STATE_VERSION, dump_state, 
 from engine.store.tables import definitions, events, human_tasks, instances, jobs, messages, subscriptions
 from engine.timers import compute_deadline
 
+# hot-path statements, built once (building and cache-keying a statement costs as much as running it)
+_LOAD_ROW = sa.select(*[c for c in instances.c if c.name != "state"]).where(instances.c.id == sa.bindparam("id"))
+_LOAD_STATE = sa.select(instances.c.state).where(instances.c.id == sa.bindparam("id"))
+_SAVE = instances.update().where(instances.c.id == sa.bindparam("w_id"),
+                                 instances.c.version == sa.bindparam("w_version"))
+_LATEST = sa.select(definitions.c.id).where(definitions.c.process_id == sa.bindparam("process_id")) \
+    .order_by(definitions.c.version.desc()).limit(1)
+_IDS = sa.bindparam("ids", expanding=True)
+_DELETE_HUMAN = human_tasks.delete().where(human_tasks.c.task_id.in_(_IDS))
+_DELETE_JOBS = jobs.delete().where(jobs.c.instance_id == sa.bindparam("instance_id"), jobs.c.task_id.in_(_IDS),
+                                   jobs.c.kind.in_(("service", "timer")))
+_DELETE_SUBS = subscriptions.delete().where(subscriptions.c.task_id.in_(_IDS))
+_INSERT = {table.name: table.insert() for table in (instances, human_tasks, jobs, subscriptions, events)}
+
 DEFAULT_RETRIES = 3          # attempts after the first one, unless the diagram says otherwise
 DEFAULT_BACKOFF_S = 10       # first retry delay; doubles on each further attempt
 
@@ -49,6 +63,7 @@ class InstanceHandle:
     workflow: object
     before: runtime.Snapshot
     parent_id: int | None = None
+    stage: str | None = None
     new_events: list = field(default_factory=list)
 
 
@@ -72,10 +87,11 @@ class UnitOfWork:
         return found
 
     def latest_definition(self, process_id: str, version: int | None = None) -> Definition:
-        query = sa.select(definitions.c.id).where(definitions.c.process_id == process_id)
-        query = query.where(definitions.c.version == version) if version else \
-            query.order_by(definitions.c.version.desc()).limit(1)
-        definition_id = self.conn.execute(query).scalar()
+        if version:
+            definition_id = self.conn.execute(sa.select(definitions.c.id).where(
+                definitions.c.process_id == process_id, definitions.c.version == version)).scalar()
+        else:
+            definition_id = self.conn.execute(_LATEST, {"process_id": process_id}).scalar()
         if definition_id is None:
             which = f"{process_id}@{version}" if version else process_id
             raise NotFound(f"process '{which}' is not deployed; run `zhixing deploy` first")
@@ -84,7 +100,7 @@ class UnitOfWork:
     # -- instances ---------------------------------------------------------------------------------------
     def create(self, definition: Definition, case_no: str, court: str, parent_id: int | None = None
                ) -> InstanceHandle:
-        result = self.conn.execute(instances.insert().values(
+        result = self.conn.execute(_INSERT["instances"], dict(
             definition_id=definition.id, process_id=definition.process_id, case_no=case_no, court=court,
             status="running", parent_id=parent_id, version=0, state=b"", serializer_version=SERIALIZER_VERSION,
             state_version=STATE_VERSION, fields={}, last_seq=0, last_hash=GENESIS, started_at=self.now,
@@ -94,8 +110,7 @@ class UnitOfWork:
                               workflow, runtime.Snapshot(), parent_id)
 
     def load(self, instance_id: int) -> InstanceHandle:
-        columns = [c for c in instances.c if c.name != "state"]
-        row = self.conn.execute(sa.select(*columns).where(instances.c.id == instance_id)).first()
+        row = self.conn.execute(_LOAD_ROW, {"id": instance_id}).first()
         if row is None:
             raise NotFound(f"instance {instance_id} does not exist")
         definition = self.definition(row.definition_id)
@@ -103,12 +118,12 @@ class UnitOfWork:
         if cached is not None:
             workflow, before = cached
         else:
-            state = self.conn.execute(sa.select(instances.c.state).where(instances.c.id == instance_id)).scalar()
+            state = self.conn.execute(_LOAD_STATE, {"id": instance_id}).scalar()
             workflow = load_state(state, definition.spec_json, runtime.ScriptEngine())
             before = runtime.snapshot(workflow, definition.meta.get("key_field", "case_no"),
                                       evaluate_services=False)
         return InstanceHandle(row.id, definition, row.case_no, row.court, row.status, row.version, row.last_seq,
-                              row.last_hash, workflow, before, row.parent_id)
+                              row.last_hash, workflow, before, row.parent_id, row.stage)
 
     def log(self, handle: InstanceHandle, actor: str, action: str, task_id: str | None = None,
             bpmn_id: str | None = None, data=None) -> None:
@@ -129,15 +144,14 @@ class UnitOfWork:
             self.log(handle, "system", f"instance_{status}")
         after = runtime.Snapshot() if status in ("completed", "terminated") else \
             runtime.snapshot(workflow, meta.get("key_field", "case_no"))
-        stage = (workflow.last_task.data.get("stage") if workflow.last_task is not None else None)
-        values = dict(state=dump_state(workflow), version=handle.version + 1, status=status, updated_at=self.now,
-                      last_seq=handle.last_seq, last_hash=handle.last_hash,
-                      ended_at=self.now if status in ("completed", "terminated") else None)
+        stage = workflow.last_task.data.get("stage") if workflow.last_task is not None else None
         if isinstance(stage, str):
-            values["stage"] = stage[:64]
-        updated = self.conn.execute(instances.update()
-                                    .where(instances.c.id == handle.id, instances.c.version == handle.version)
-                                    .values(**values)).rowcount
+            handle.stage = stage[:64]
+        updated = self.conn.execute(_SAVE, dict(
+            w_id=handle.id, w_version=handle.version, state=dump_state(workflow), version=handle.version + 1,
+            status=status, stage=handle.stage, updated_at=self.now, last_seq=handle.last_seq,
+            last_hash=handle.last_hash, ended_at=self.now if status in ("completed", "terminated") else None)
+        ).rowcount
         if updated != 1:
             raise ConcurrentModification(
                 f"case {handle.case_no} (instance {handle.id}) was changed by someone else meanwhile; "
@@ -165,11 +179,11 @@ class UnitOfWork:
                                             updated_at=self.now)).rowcount
         if updated != 1:
             raise ConcurrentModification(f"case {row.case_no} was changed meanwhile; try again")
-        self.conn.execute(events.insert(), [ev])
+        self.conn.execute(_INSERT["events"], [ev])
 
     def _write_events(self, handle: InstanceHandle) -> None:
         if handle.new_events:
-            self.conn.execute(events.insert(), handle.new_events)
+            self.conn.execute(_INSERT["events"], handle.new_events)
             handle.new_events = []
 
     # -- projections -------------------------------------------------------------------------------------
@@ -177,16 +191,15 @@ class UnitOfWork:
         conn, now = self.conn, self.now
         gone = [t for t in before.human if t not in after.human]
         if gone:
-            conn.execute(human_tasks.delete().where(human_tasks.c.task_id.in_(gone)))
+            conn.execute(_DELETE_HUMAN, {"ids": gone})
         new_human = [self._human_row(handle, tid, t) for tid, t in after.human.items() if tid not in before.human]
         if new_human:
-            conn.execute(human_tasks.insert(), new_human)
+            conn.execute(_INSERT["human_tasks"], new_human)
 
         gone_jobs = [t for t in before.services if t not in after.services] + \
                     [t for t in before.timers if t not in after.timers]
         if gone_jobs:
-            conn.execute(jobs.delete().where(jobs.c.instance_id == handle.id, jobs.c.task_id.in_(gone_jobs),
-                                             jobs.c.kind.in_(("service", "timer"))))
+            conn.execute(_DELETE_JOBS, {"instance_id": handle.id, "ids": gone_jobs})
         new_jobs = [self._service_job(handle, tid, s) for tid, s in after.services.items()
                     if tid not in before.services]
         for tid, timer in after.timers.items():
@@ -198,17 +211,17 @@ class UnitOfWork:
                                                  jobs.c.kind == "timer")
                              .values(due_at=timer.due, provisional=timer.provisional, updated_at=now))
         if new_jobs:
-            conn.execute(jobs.insert(), new_jobs)
+            conn.execute(_INSERT["jobs"], new_jobs)
 
         gone_subs = [t for t in before.subscriptions if t not in after.subscriptions]
         if gone_subs:
-            conn.execute(subscriptions.delete().where(subscriptions.c.task_id.in_(gone_subs)))
+            conn.execute(_DELETE_SUBS, {"ids": gone_subs})
         new_subs = [dict(task_id=tid, instance_id=handle.id, message_name=s.message,
                          correlation_key=str(s.key_value if s.key_value is not None else handle.case_no),
                          created_at=now)
                     for tid, s in after.subscriptions.items() if tid not in before.subscriptions]
         if new_subs:
-            conn.execute(subscriptions.insert(), new_subs)
+            conn.execute(_INSERT["subscriptions"], new_subs)
             self._requeue_unmatched(new_subs)
 
     def _human_row(self, handle: InstanceHandle, task_id: str, task: runtime.HumanTask) -> dict:

@@ -21,22 +21,24 @@ from engine.unit_of_work import UnitOfWork
 from engine.views import InstanceView
 
 
-def _open_task(uow: UnitOfWork, task_id: str):
-    row = uow.conn.execute(sa.select(human_tasks).where(human_tasks.c.task_id == task_id)).first()
+# the open task and whether the user holds its role in its court, in one statement built once
+_HOLDS_ROLE = sa.exists().where(
+    user_roles.c.user_id == users.c.id, users.c.username == sa.bindparam("username"), users.c.active.is_(True),
+    user_roles.c.court == human_tasks.c.court, user_roles.c.role == human_tasks.c.role)
+_OPEN_TASK = sa.select(human_tasks, _HOLDS_ROLE.label("allowed")).where(
+    human_tasks.c.task_id == sa.bindparam("task_id"))
+
+
+def _open_task(uow: UnitOfWork, task_id: str, username: str):
+    """The open task, if ``username`` may work on it; raises ``NotFound`` or ``Forbidden`` otherwise."""
+    row = uow.conn.execute(_OPEN_TASK, {"task_id": task_id, "username": username}).first()
     if row is None:
         raise NotFound(f"task {task_id} is not open (it was completed, cancelled, or never existed)")
+    if not row.allowed:
+        label = ROLES.get(row.role, (row.role,))[0]
+        raise Forbidden(f"'{row.name}' on case {row.case_no} needs the role {label} ({row.role}) "
+                        f"in court {row.court}; user '{username}' does not hold it")
     return row
-
-
-def _check_role(uow: UnitOfWork, task, username: str) -> None:
-    held = uow.conn.execute(
-        sa.select(user_roles.c.role).join(users, users.c.id == user_roles.c.user_id)
-        .where(users.c.username == username, users.c.active.is_(True), user_roles.c.court == task.court,
-               user_roles.c.role == task.role)).first()
-    if held is None:
-        label = ROLES.get(task.role, (task.role,))[0]
-        raise Forbidden(f"'{task.name}' on case {task.case_no} needs the role {label} ({task.role}) "
-                        f"in court {task.court}; user '{username}' does not hold it")
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,7 @@ class ClaimTask:
     release: bool = False       # True: unclaim
 
     def execute(self, uow: UnitOfWork) -> None:
-        task = _open_task(uow, self.task_id)
-        _check_role(uow, task, self.username)
+        task = _open_task(uow, self.task_id, self.username)
         if self.release:
             if task.claimed_by != self.username:
                 raise StateError(f"'{task.name}' is not claimed by you")
@@ -68,8 +69,7 @@ class CompleteTask:
     data: dict = field(default_factory=dict)
 
     def execute(self, uow: UnitOfWork) -> InstanceView:
-        row = _open_task(uow, self.task_id)
-        _check_role(uow, row, self.username)
+        row = _open_task(uow, self.task_id, self.username)
         if row.claimed_by and row.claimed_by != self.username:
             raise Forbidden(f"'{row.name}' is claimed by {row.claimed_by}")
         handle = uow.load(row.instance_id)
