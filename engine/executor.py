@@ -53,7 +53,7 @@ class Executor:
         self.clock = clock
         self._calendar_source = calendar_source
         self._definitions: dict = {}
-        self.instances = InstanceCache(int(os.environ.get("ZHIXING_INSTANCE_CACHE", "256")))
+        self.instances = InstanceCache(int(os.environ.get("ZHIXING_INSTANCE_CACHE", "512")))
 
     def run(self, command):
         with clocks.using(self.clock), using_calendar(self._calendar_source()):
