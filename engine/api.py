@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from engine import audit, clock as clocks, holidays, queries
+from engine import audit, clock as clocks, courts, holidays, queries
 from engine.accounts import roles_of, upsert_user
 from engine.commands.deadlines import RecomputeProvisionalDeadlines
 from engine.commands.deploy import Deploy
@@ -81,6 +81,16 @@ class Engine:
         return self._write(lambda conn: upsert_user(conn, username, display_name, list(roles), password_hash,
                                                     self.clock.now()))
 
+    def add_court(self, code: str, name: str, level: str, parent_code: str | None = None,
+                  settings: dict | None = None):
+        """Register or update a court (法院) with its local-practice settings."""
+        court = self._write(lambda conn: courts.upsert_court(conn, code, name, level, parent_code, settings))
+        self.executor._settings.pop(code, None)
+        return court
+
+    def court(self, code: str):
+        return self.executor.read(lambda conn: courts.get_court(conn, code))
+
     def roles_of(self, username: str) -> list[tuple[str, str]]:
         return self.executor.read(lambda conn: roles_of(conn, username))
 
@@ -100,10 +110,12 @@ class Engine:
         return self.executor.read(queries.deployed)
 
     # -- instances and tasks --------------------------------------------------------------------------------
-    def start(self, process_id: str, case_no: str, court: str, data: dict | None = None, actor: str = "system",
-              version: int | None = None, parent_id: int | None = None):
+    def start(self, process_id: str, case_no: str | None, court: str, data: dict | None = None,
+              actor: str = "system", version: int | None = None, parent_id: int | None = None,
+              related_case_no: str | None = None):
+        """Start a case; ``case_no=None`` allocates the next number of the process's ``caseType``."""
         return self.executor.run(StartInstance(process_id, case_no, court, actor, dict(data or {}), version,
-                                               parent_id))
+                                               parent_id, related_case_no=related_case_no))
 
     def complete_task(self, task_id: str, username: str, data: dict | None = None):
         return self.executor.run(CompleteTask(task_id, username, dict(data or {})))

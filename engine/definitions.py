@@ -17,6 +17,8 @@ from SpiffWorkflow.bpmn.specs.mixins.none_task import NoneTask
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ManualTask, ServiceTask, UserTask
 
+from lxml import etree
+
 from engine.errors import DefinitionInvalid
 from engine.roles import role_for_lane
 from engine.serialization import spec_json
@@ -46,6 +48,7 @@ def parse(files: Mapping[str, bytes], known_processes=(), registry=None) -> list
         elif name.endswith(".dmn"):
             parser.add_dmn_str(content, filename=name)
     parsed = []
+    process_properties = _process_properties(files)
     for process_id in parser.get_process_ids():
         try:
             spec = parser.get_spec(process_id)
@@ -55,6 +58,9 @@ def parse(files: Mapping[str, bytes], known_processes=(), registry=None) -> list
         all_specs = [spec, *subprocess_specs.values()]
         _prepare(all_specs)
         meta = _meta(all_specs, files)
+        props = process_properties.get(process_id, {})
+        meta["case_type"] = props.get("caseType")
+        meta["key_field"] = props.get("correlationKey", "case_no")
         text = spec_json(spec, subprocess_specs)
         digest = hashlib.sha256((text + json.dumps(meta, sort_keys=True)).encode()).hexdigest()
         file_name = parser.get_process_parser(process_id).filename or "-"
@@ -97,4 +103,22 @@ def _meta(specs, files: Mapping[str, bytes]) -> dict:
             if isinstance(task_spec, StartEvent) and isinstance(definition, MessageEventDefinition) \
                     and spec is specs[0]:
                 message_starts.append(definition.name)
-    return {"user_tasks": user_tasks, "message_starts": sorted(message_starts), "key_field": "case_no"}
+    return {"user_tasks": user_tasks, "message_starts": sorted(message_starts)}
+
+
+_PROPERTY = ("{http://www.omg.org/spec/BPMN/20100524/MODEL}extensionElements/"
+             "{http://spiffworkflow.org/bpmn/schema/1.0/core}properties/"
+             "{http://spiffworkflow.org/bpmn/schema/1.0/core}property")
+
+
+def _process_properties(files: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
+    """Process-level ``spiffworkflow:property`` values (``caseType``, ``correlationKey``), which SpiffWorkflow
+    does not parse for processes."""
+    out = {}
+    parser = etree.XMLParser(resolve_entities=False, no_network=True)
+    for name, content in files.items():
+        if name.endswith(".bpmn"):
+            root = etree.fromstring(content, parser)
+            for proc in root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}process"):
+                out[proc.get("id")] = {p.get("name"): p.get("value") for p in proc.findall(_PROPERTY)}
+    return out

@@ -53,12 +53,13 @@ class Executor:
         self.clock = clock
         self._calendar_source = calendar_source
         self._definitions: dict = {}
+        self._settings: dict = {}
         self.instances = InstanceCache(int(os.environ.get("ZHIXING_INSTANCE_CACHE", "512")))
 
     def run(self, command):
         with clocks.using(self.clock), using_calendar(self._calendar_source()):
             with self.db.connect().execution_options(zhixing_write=True) as conn:
-                uow = UnitOfWork(conn, self.clock.now(), self._definitions, self.instances)
+                uow = UnitOfWork(conn, self.clock.now(), self._definitions, self.instances, self._settings)
                 try:
                     with conn.begin():
                         result = command.execute(uow)

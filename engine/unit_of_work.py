@@ -7,6 +7,8 @@ save, queues thrown messages as jobs, and appends the events of the command to t
 """
 from __future__ import annotations
 
+import copy
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -14,6 +16,7 @@ import sqlalchemy as sa
 
 from engine import runtime
 from engine.audit import GENESIS, event_row
+from engine.courts import settings_for
 from engine.errors import ConcurrentModification, NotFound
 from engine.serialization import SERIALIZER_VERSION, STATE_VERSION, dump_state, load_state, new_workflow
 from engine.store.tables import definitions, events, human_tasks, instances, jobs, messages, subscriptions
@@ -33,6 +36,7 @@ _DELETE_JOBS = jobs.delete().where(jobs.c.instance_id == sa.bindparam("instance_
 _DELETE_SUBS = subscriptions.delete().where(subscriptions.c.task_id.in_(_IDS))
 _INSERT = {table.name: table.insert() for table in (instances, human_tasks, jobs, subscriptions, events)}
 
+SETTINGS_TTL_S = 60.0
 DEFAULT_RETRIES = 3          # attempts after the first one, unless the diagram says otherwise
 DEFAULT_BACKOFF_S = 10       # first retry delay; doubles on each further attempt
 
@@ -68,10 +72,12 @@ class InstanceHandle:
 
 
 class UnitOfWork:
-    def __init__(self, conn: sa.Connection, now: datetime, definition_cache: dict, instance_cache=None):
+    def __init__(self, conn: sa.Connection, now: datetime, definition_cache: dict, instance_cache=None,
+                 settings_cache: dict | None = None):
         self.conn = conn
         self.now = now
         self._definitions = definition_cache
+        self._settings = {} if settings_cache is None else settings_cache
         self._instances = instance_cache
         self.saved: list[InstanceHandle] = []   # handed back to the instance cache after the commit
 
@@ -97,12 +103,20 @@ class UnitOfWork:
             raise NotFound(f"process '{which}' is not deployed; run `zhixing deploy` first")
         return self.definition(definition_id)
 
+    def court_settings(self, court: str) -> dict:
+        """The court's settings, re-read at most once a minute (an admin may change them in another process)."""
+        cached = self._settings.get(court)
+        if cached is None or time.monotonic() - cached[0] > SETTINGS_TTL_S:
+            cached = (time.monotonic(), settings_for(self.conn, court))
+            self._settings[court] = cached
+        return copy.deepcopy(cached[1])
+
     # -- instances ---------------------------------------------------------------------------------------
-    def create(self, definition: Definition, case_no: str, court: str, parent_id: int | None = None
-               ) -> InstanceHandle:
+    def create(self, definition: Definition, case_no: str, court: str, parent_id: int | None = None,
+               related_case_no: str | None = None) -> InstanceHandle:
         result = self.conn.execute(_INSERT["instances"], dict(
             definition_id=definition.id, process_id=definition.process_id, case_no=case_no, court=court,
-            status="running", parent_id=parent_id, version=0, state=b"", serializer_version=SERIALIZER_VERSION,
+            status="running", parent_id=parent_id, related_case_no=related_case_no, version=0, state=b"", serializer_version=SERIALIZER_VERSION,
             state_version=STATE_VERSION, fields={}, last_seq=0, last_hash=GENESIS, started_at=self.now,
             updated_at=self.now))
         workflow = new_workflow(definition.spec_json, runtime.ScriptEngine())

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from engine import runtime
+from engine.courts import next_case_number
 from engine.errors import InvalidInput, StateError
 from engine.store.tables import jobs, messages
 from engine.unit_of_work import InstanceHandle, UnitOfWork
@@ -20,22 +21,35 @@ def instance_view(uow: UnitOfWork, handle: InstanceHandle) -> InstanceView:
 
 @dataclass(frozen=True)
 class StartInstance:
+    """Start a case. Without a case number, one is allocated from the court's counter for the process's
+    ``caseType`` (e.g. 执异 for an objection review linked to its enforcement case by ``related_case_no``)."""
+
     process_id: str
-    case_no: str
+    case_no: str | None
     court: str
     actor: str
     data: dict = field(default_factory=dict)
     version: int | None = None
     parent_id: int | None = None
     message: tuple | None = None    # (name, payload) for a message start event
+    related_case_no: str | None = None
 
     def execute(self, uow: UnitOfWork) -> InstanceView:
-        if not self.case_no or not self.court:
-            raise InvalidInput("a case number and a court are needed to start a case")
+        if not self.court:
+            raise InvalidInput("say which court the case belongs to", {"court": "required"})
         definition = uow.latest_definition(self.process_id, self.version)
-        handle = uow.create(definition, self.case_no, self.court, self.parent_id)
+        case_no = self.case_no
+        if not case_no:
+            if not definition.meta.get("case_type"):
+                raise InvalidInput(f"'{self.process_id}' declares no caseType: give a case number",
+                                   {"case_no": "required"})
+            case_no = next_case_number(uow.conn, self.court, definition.meta["case_type"], uow.now)
+        handle = uow.create(definition, case_no, self.court, self.parent_id, self.related_case_no)
         start = handle.workflow.get_next_task(spec_name="Start")
-        start.data.update(dict(self.data, case_no=self.case_no, court=self.court))
+        start.data.update(dict(self.data, case_no=case_no, court=self.court,
+                               court_settings=uow.court_settings(self.court)))
+        if self.related_case_no:
+            start.data["related_case_no"] = self.related_case_no
         uow.log(handle, self.actor, "instance_started", data={"definition": definition.label, **self.data})
         runtime.run_engine(handle.workflow)
         if self.message is not None:

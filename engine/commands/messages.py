@@ -62,8 +62,10 @@ class CorrelateMessage:
             court = self.court or self.payload.get("court")
             if not court:
                 raise InvalidInput(f"message '{self.name}' starts '{process_id}': say which court (field 'court')")
-            view = StartInstance(process_id, str(self.key), court, self.actor, data=dict(self.payload),
-                                 message=(self.name, self.payload)).execute(uow)
+            own_number = uow.latest_definition(process_id).meta.get("case_type") is not None
+            view = StartInstance(process_id, None if own_number else str(self.key), court, self.actor,
+                                 data=dict(self.payload), message=(self.name, self.payload),
+                                 related_case_no=str(self.key) if own_number else None).execute(uow)
             started.append(view.id)
         if started:
             return self._done(uow, MessageResult("started", tuple(started)))

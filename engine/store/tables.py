@@ -9,7 +9,7 @@ Tables fall in three groups:
   ``human_tasks``, ``jobs`` (timers, service calls, message deliveries; incidents are jobs with
   ``status='incident'``), ``subscriptions``; plus ``messages`` (inbox of unmatched messages);
 * audit and reference data: ``events`` (append-only, hash-chained per instance), ``users``, ``user_roles``,
-  ``holidays``, ``holiday_years``.
+  ``courts``, ``case_counters``, ``holidays``, ``holiday_years``.
 """
 from __future__ import annotations
 
@@ -87,6 +87,7 @@ instances = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("stage", sa.String(64)),
     sa.Column("parent_id", sa.Integer, index=True),
+    sa.Column("related_case_no", sa.String(64), index=True),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("state", sa.LargeBinary, nullable=False),
     sa.Column("serializer_version", sa.String(16), nullable=False),
@@ -199,6 +200,23 @@ user_roles = sa.Table(
     sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
     sa.Column("court", sa.String(32), primary_key=True),
     sa.Column("role", sa.String(64), primary_key=True),
+)
+
+courts = sa.Table(
+    "courts", metadata,
+    sa.Column("code", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("level", sa.String(16), nullable=False),
+    sa.Column("parent_code", sa.String(32)),
+    sa.Column("settings", sa.JSON, nullable=False),
+)
+
+case_counters = sa.Table(
+    "case_counters", metadata,
+    sa.Column("court", sa.String(32), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("case_type", sa.String(8), primary_key=True),
+    sa.Column("last_serial", sa.Integer, nullable=False),
 )
 
 holidays = sa.Table(

@@ -5,6 +5,7 @@ from collections import defaultdict
 
 import jsonschema
 
+from engine.courts import CASE_TYPES
 from engine.legal_time import parse_period
 from engine.roles import ROLES, role_for_lane
 from engine.validation import texts
@@ -26,6 +27,7 @@ def check_bpmn(r: Report, file: str, root) -> None:
         r.add(file, root, 'defines no executable process; add a bpmn:process with isExecutable="true"', "-")
     messages = {m.get("id") for m in root.iter(q("message"))}
     for proc in procs:
+        _process_properties(r, file, proc)
         for scope in proc.iter(*map(q, SCOPES)):
             _flows(r, file, scope)
         for el in proc.iter():
@@ -48,6 +50,20 @@ def check_bpmn(r: Report, file: str, root) -> None:
                 texts.check_text(r, file, el, kind)
     for el in root.iter(q("formalExpression")):   # correlation property retrieval expressions
         r.expr(file, el, el.text, "eval", "correlation expression")
+
+
+def _process_properties(r: Report, file: str, proc) -> None:
+    """``caseType`` (the type code of the case numbers the process allocates) and ``correlationKey`` (the data
+    field its messages correlate on)."""
+    for prop in proc.findall(f"{q('extensionElements')}/{{{NS['spiffworkflow']}}}properties/"
+                             f"{{{NS['spiffworkflow']}}}property"):
+        name, value = prop.get("name"), prop.get("value") or ""
+        if name == "caseType" and value not in CASE_TYPES:
+            r.add(file, prop, f"caseType '{value}' is not a case type code; use one of {', '.join(CASE_TYPES)}",
+                  proc.get("id"))
+        elif name == "correlationKey" and not value.isidentifier():
+            r.add(file, prop, f"correlationKey '{value}' is not a data field name; use e.g. case_no or debtor_id",
+                  proc.get("id"))
 
 
 def _flows(r: Report, file: str, scope) -> None:

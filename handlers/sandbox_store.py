@@ -1,0 +1,102 @@
+"""The sandboxes' memory: one small SQLite file under ``ZHIXING_SANDBOX_DIR`` (default ``var/sandbox/``).
+
+Never the engine's database: a sandbox stands in for an outside system, and outside systems keep their own
+books. Two tables: ``calls`` remembers each successful side effect by idempotency key (so a retried job gets
+the same answer and no second freeze or payout), and ``records`` holds the sandbox's state as small JSON
+documents (accounts, measures, listings, auctions). ``once`` runs a side effect and its bookkeeping in one
+``BEGIN IMMEDIATE`` transaction, so concurrent workers cannot both pass a balance check.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+from handlers.base import BusinessRejection, HandlerContext
+from handlers.timeutil import stamp
+
+FILE_NAME = "sandbox.sqlite3"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (system TEXT, key TEXT, operation TEXT, fingerprint TEXT, result TEXT, at TEXT,
+                                  PRIMARY KEY (system, key));
+CREATE TABLE IF NOT EXISTS records (system TEXT, kind TEXT, id TEXT, data TEXT, PRIMARY KEY (system, kind, id));
+"""
+
+
+def sandbox_dir() -> Path:
+    return Path(os.environ.get("ZHIXING_SANDBOX_DIR") or "var/sandbox")
+
+
+class Records:
+    """The state of one system inside an open transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, system: str):
+        self.conn, self.system = conn, system
+
+    def get(self, kind: str, rid: str) -> dict | None:
+        row = self.conn.execute("SELECT data FROM records WHERE system=? AND kind=? AND id=?",
+                                (self.system, kind, rid)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, kind: str, rid: str, data: dict) -> dict:
+        self.conn.execute("INSERT OR REPLACE INTO records VALUES (?, ?, ?, ?)",
+                          (self.system, kind, rid, json.dumps(data, ensure_ascii=False, sort_keys=True)))
+        return data
+
+    def find(self, kind: str, **equal: object) -> list[dict]:
+        """All records of ``kind`` whose fields equal ``equal``, in insertion order (sandbox-sized data)."""
+        rows = self.conn.execute("SELECT data FROM records WHERE system=? AND kind=? ORDER BY rowid",
+                                 (self.system, kind)).fetchall()
+        found = (json.loads(r[0]) for r in rows)
+        return [d for d in found if all(d.get(k) == v for k, v in equal.items())]
+
+
+class SandboxStore:
+    def __init__(self, system: str, directory: Path | None = None):
+        self.system = system
+        self.path = (directory or sandbox_dir()) / FILE_NAME
+
+    @contextmanager
+    def transaction(self) -> Iterator[Records]:
+        """One exclusive transaction: committed when the block ends, rolled back if it raises."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=5, isolation_level=None)) as conn:
+            conn.executescript(SCHEMA)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Records(conn, self.system)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def once(self, ctx: HandlerContext, operation: str, params: dict, act: Callable[[Records], dict]) -> dict:
+        """Run ``act`` once per idempotency key; later calls with the key return the first result.
+
+        A refusal (an exception) is not remembered: the same key may succeed once the state allows it.
+
+        :raises BusinessRejection: the key was used before for another operation or other input.
+        """
+        fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
+        with self.transaction() as records:
+            row = records.conn.execute("SELECT operation, fingerprint, result FROM calls WHERE system=? AND key=?",
+                                       (self.system, ctx.idempotency_key)).fetchone()
+            if row:
+                if (row[0], row[1]) != (operation, fingerprint):
+                    raise BusinessRejection(
+                        f"idempotency key {ctx.idempotency_key!r} was already used for {self.system} {row[0]} "
+                        "with other input", {"field": "idempotency_key", "operation": row[0]})
+                return json.loads(row[2])
+            result = act(records)
+            records.conn.execute("INSERT INTO calls VALUES (?, ?, ?, ?, ?, ?)",
+                                 (self.system, ctx.idempotency_key, operation, fingerprint,
+                                  json.dumps(result, ensure_ascii=False), stamp(ctx.now)))
+            return result
+
+    def read(self, fn: Callable[[Records], dict]) -> dict:
+        with self.transaction() as records:
+            return fn(records)
