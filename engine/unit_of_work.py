@@ -68,6 +68,7 @@ class InstanceHandle:
     before: runtime.Snapshot
     parent_id: int | None = None
     stage: str | None = None
+    related_case_no: str | None = None
     new_events: list = field(default_factory=list)
 
 
@@ -121,7 +122,7 @@ class UnitOfWork:
             updated_at=self.now))
         workflow = new_workflow(definition.spec_json, runtime.ScriptEngine())
         return InstanceHandle(result.inserted_primary_key[0], definition, case_no, court, "running", 0, 0, GENESIS,
-                              workflow, runtime.Snapshot(), parent_id)
+                              workflow, runtime.Snapshot(), parent_id, None, related_case_no)
 
     def load(self, instance_id: int) -> InstanceHandle:
         row = self.conn.execute(_LOAD_ROW, {"id": instance_id}).first()
@@ -137,7 +138,7 @@ class UnitOfWork:
             before = runtime.snapshot(workflow, definition.meta.get("key_field", "case_no"),
                                       evaluate_services=False)
         return InstanceHandle(row.id, definition, row.case_no, row.court, row.status, row.version, row.last_seq,
-                              row.last_hash, workflow, before, row.parent_id, row.stage)
+                              row.last_hash, workflow, before, row.parent_id, row.stage, row.related_case_no)
 
     def log(self, handle: InstanceHandle, actor: str, action: str, task_id: str | None = None,
             bpmn_id: str | None = None, data=None) -> None:
@@ -270,7 +271,7 @@ class UnitOfWork:
                          bpmn_id=timer.bpmn_id, due_at=timer.due or far, provisional=timer.provisional)
 
     def _queue_message(self, handle: InstanceHandle, name: str, payload) -> None:
-        key = payload.get("case_no") if isinstance(payload, dict) else None
+        key = (payload.get("correlation_key") or payload.get("case_no")) if isinstance(payload, dict) else None
         body = {"name": name, "key": str(key or handle.case_no), "payload": payload, "court": handle.court,
                 "source": handle.id}
         self.log(handle, "system", "message_thrown", data={"name": name, "key": body["key"]})

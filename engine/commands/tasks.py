@@ -78,7 +78,7 @@ class CompleteTask:
         if task is None or task.state != TaskState.READY:
             raise StateError(f"'{row.name}' is no longer ready on case {row.case_no}; reload the case")
         meta = handle.definition.meta["user_tasks"].get(row.bpmn_id, {})
-        self._check_separation(uow, row, meta.get("exclude", []))
+        self._check_separation(uow, row, handle.related_case_no, meta.get("exclude", []))
         self._check_form(meta.get("form"))
         task.data.update(self.data)
         try:
@@ -91,15 +91,25 @@ class CompleteTask:
         uow.save(handle)
         return instance_view(uow, handle)
 
-    def _check_separation(self, uow: UnitOfWork, row, excluded_tasks: list[str]) -> None:
-        if not excluded_tasks:
+    def _check_separation(self, uow: UnitOfWork, row, related_case_no: str | None, excluded: list[str]) -> None:
+        """``excludeCompletersOf``: task ids of this case, ``related:ID`` of the related case (e.g. the
+        enforcement case an objection review belongs to), ``related:*`` for any task of the related case."""
+        if not excluded:
             return
-        did = uow.conn.execute(sa.select(events.c.bpmn_id).where(
-            events.c.case_no == row.case_no, events.c.action == "task_completed", events.c.actor == self.username,
-            events.c.bpmn_id.in_(excluded_tasks)).limit(1)).scalar()
-        if did is not None:
-            raise Forbidden(f"separation of duties (审执分离): '{self.username}' completed '{did}' on case "
-                            f"{row.case_no} and may not do '{row.name}'")
+        own = [x for x in excluded if not x.startswith("related:")]
+        related = [x.removeprefix("related:") for x in excluded if x.startswith("related:")]
+        done = sa.and_(events.c.action == "task_completed", events.c.actor == self.username)
+        clauses = [sa.and_(events.c.case_no == row.case_no, events.c.bpmn_id.in_(own))] if own else []
+        if related and related_case_no:
+            on_related = events.c.case_no == related_case_no
+            clauses.append(on_related if "*" in related else sa.and_(on_related, events.c.bpmn_id.in_(related)))
+        if not clauses:
+            return
+        hit = uow.conn.execute(sa.select(events.c.case_no, events.c.bpmn_id)
+                               .where(done, sa.or_(*clauses)).limit(1)).first()
+        if hit is not None:
+            raise Forbidden(f"separation of duties (审执分离): '{self.username}' completed '{hit.bpmn_id}' on case "
+                            f"{hit.case_no} and may not do '{row.name}' on case {row.case_no}")
 
     def _check_form(self, schema: dict | None) -> None:
         if not schema:

@@ -168,11 +168,15 @@ def _human(r: Report, file: str, task, kind: str) -> None:
                 r.add(file, prop, f"dueIn: {exc}")
         elif name == "excludeCompletersOf":
             for ref in filter(None, (x.strip() for x in value.split(","))):
+                if ref == "related:*":      # any task completed on the related case (审执分离)
+                    continue
+                ref = ref.removeprefix("related:")
                 kinds = {local(el) for _f, el in r.by_id.get(ref, [])}
                 if not kinds & HUMAN.keys():
                     what = f"a {'/'.join(sorted(kinds))}" if kinds else "no element of this deployment"
                     r.add(file, prop, f"excludeCompletersOf names '{ref}', which is {what}; "
-                                      "list the ids of user tasks, separated by commas")
+                                      "list the ids of user tasks, separated by commas "
+                                      "(related:ID or related:* for tasks of the related case)")
 
 
 def _form_schema(r: Report, name: str) -> None:

@@ -62,3 +62,25 @@ def test_validation_names_a_bad_case_type():
     bad = OBJECTION_WITH_NUMBERS.replace("执异".encode(), "执行异议".encode())
     [problem] = validate_files({"objection.bpmn": bad})
     assert str(problem).startswith("objection.bpmn:7: objection: caseType '执行异议' is not a case type code")
+
+
+def test_review_panel_excludes_whoever_worked_on_the_related_case(engine):
+    """审执分离: an officer who did implementation tasks on the enforcement case may not rule on the objection."""
+    engine.deploy([ENGINE_BPMN])
+    objection = OBJECTION_WITH_NUMBERS.replace(
+        b'<bpmn:userTask id="rule" name="Rule on the objection"/>',
+        b'<bpmn:userTask id="rule" name="Rule on the objection"><bpmn:extensionElements><spiffworkflow:properties>'
+        b'<spiffworkflow:property name="excludeCompletersOf" value="related:*"/></spiffworkflow:properties>'
+        b'</bpmn:extensionElements></bpmn:userTask>')
+    engine.deploy({"objection.bpmn": objection, **{p.name: p.read_bytes() for p in ENGINE_BPMN.glob("case_*")},
+                   "register.schema.json": (ENGINE_BPMN / "register.schema.json").read_bytes()})
+    engine.add_user("clerk_judge", "兼任 钱", [("川0104", "filing_clerk"), ("川0104", "review_judge")])
+    engine.add_user("judge2", "审查 孙", [("川0104", "review_judge")])
+    main = engine.start("case_flow", "（2026）川0104执9号", "川0104")
+    [register] = engine.tasks(instance_id=main.id)
+    engine.complete_task(register.task_id, "clerk_judge", {"debtor": "乙公司", "amount": 10})
+    review = engine.correlate("objection_filed", "（2026）川0104执9号", {"main_case": "x"}, court="川0104")
+    [rule] = engine.tasks(instance_id=review.instance_ids[0])
+    with pytest.raises(Exception, match="separation of duties"):
+        engine.complete_task(rule.task_id, "clerk_judge", {})
+    engine.complete_task(rule.task_id, "judge2", {"ruling": "rejected"})

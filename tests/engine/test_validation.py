@@ -102,9 +102,9 @@ CASES = {
     "properties": [
         f"properties.bpmn:16: first: dueIn: {P('ten days')}",
         "properties.bpmn:34: second: excludeCompletersOf names 'lookup', which is a serviceTask; "
-        "list the ids of user tasks, separated by commas",
+        "list the ids of user tasks, separated by commas (related:ID or related:* for tasks of the related case)",
         "properties.bpmn:34: second: excludeCompletersOf names 'nobody', which is no element of this deployment; "
-        "list the ids of user tasks, separated by commas"],
+        "list the ids of user tasks, separated by commas (related:ID or related:* for tasks of the related case)"],
     "call": [
         "call.bpmn:6: missing: calls process 'notfy_debtor', which is neither in this deployment nor deployed; "
         "fix calledElement or deploy that process first (processes here: call)",
