@@ -47,6 +47,7 @@ class Engine:
         _tune_gc()
         if registry is None:
             import handlers.builtin  # noqa: F401  (registers the built-in handlers)
+            import handlers.enforcement  # noqa: F401  (registers the enforcement handlers)
             from handlers import REGISTRY as registry
         self.url = database_url(url)
         self.db = create_engine(self.url)

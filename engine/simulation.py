@@ -7,6 +7,7 @@ expectation, or an engine error no step expected, fails the scenario (``ok`` Fal
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -33,6 +34,23 @@ REPO_BPMN = Path(__file__).resolve().parents[1] / "bpmn"
 DEFAULT_START = "2026-03-02T09:00+08:00"           # a Monday morning in Beijing
 MAX_ROUNDS = 10_000                                # moments at which jobs fall due within one `advance`
 ALL = 100_000                                      # "no limit" for list queries
+
+
+@contextlib.contextmanager
+def _sandbox_dirs(root: Path):
+    """The sandbox adapters keep state (freezes, ledgers, documents) in directories named by the environment: a
+    simulation gets fresh ones, so a run never sees what an earlier run left."""
+    saved = {name: os.environ.get(name) for name in ("ZHIXING_SANDBOX_DIR", "ZHIXING_DOCUMENT_DIR")}
+    os.environ["ZHIXING_SANDBOX_DIR"] = str(root / "sandbox")
+    os.environ["ZHIXING_DOCUMENT_DIR"] = str(root / "documents")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dataclass
@@ -423,7 +441,7 @@ class Simulation:
 
     def run(self) -> list[str]:
         """Run every step; return the failures (empty when the scenario passed)."""
-        with tempfile.TemporaryDirectory(prefix="zhixing-sim-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="zhixing-sim-") as tmp, _sandbox_dirs(Path(tmp)):
             self.engine = Engine(f"sqlite:///{Path(tmp) / 'sim.db'}", clock=self.clock, registry=self._registry())
             try:
                 self._setup()
@@ -447,6 +465,7 @@ class Simulation:
 
     def _registry(self) -> Registry:
         import handlers.builtin  # noqa: F401  (registers the built-in handlers)
+        import handlers.enforcement  # noqa: F401  (registers the enforcement handlers)
         from handlers import REGISTRY
         registry = Registry()
         for spec in [*REGISTRY, *(_scenario_handler(n, s) for n, s in self.sc.handlers.items())]:

@@ -28,7 +28,8 @@ def parse_amount(field: str, value: object, *, allow_zero: bool = False) -> Deci
     if not amount.is_finite():
         raise BusinessRejection(f"{field} is not a finite amount", {"field": field, "value": str(value)})
     if amount != amount.quantize(CENT):
-        raise BusinessRejection(f"{field} has more than two decimals (分): {value}", {"field": field, "value": str(value)})
+        raise BusinessRejection(f"{field} has more than two decimals (分): {value}",
+                                {"field": field, "value": str(value)})
     if amount < 0 or (amount == 0 and not allow_zero):
         raise BusinessRejection(f"{field} must be greater than 0", {"field": field, "value": str(value)})
     if amount >= LIMIT:

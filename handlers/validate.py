@@ -69,7 +69,7 @@ def choices(field: str, value: object, allowed: Iterable[str]) -> tuple[str, ...
 
 
 def fields_map(field: str, value: object) -> dict:
-    """A small mapping of template fields: snake_case keys to text, numbers or lists of text."""
+    """A small mapping of template fields: snake_case keys to text, numbers, yes/no or lists of text."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -80,8 +80,8 @@ def fields_map(field: str, value: object) -> dict:
             reject(f"{field}.{key}", f"{field} key {key!r} must be snake_case (a-z, 0-9, _)")
         if isinstance(item, (list, tuple)):
             item = [text(f"{field}.{key}", v, max_len=500) for v in item]
-        elif not isinstance(item, (str, int, float)) or isinstance(item, bool):
-            reject(f"{field}.{key}", f"{field}.{key} must be a text, a number or a list of texts")
+        elif not isinstance(item, (str, int, float, bool)):
+            reject(f"{field}.{key}", f"{field}.{key} must be a text, a number, true/false or a list of texts")
         elif isinstance(item, str) and len(item) > 2000:
             reject(f"{field}.{key}", f"{field}.{key} is longer than 2000 characters")
         out[key] = item

@@ -17,8 +17,7 @@ from engine.store.database import upgrade
 from handlers.base import BusinessRejection, Retryable
 from handlers.registry import HandlerSpec, Registry
 
-HERE = Path(__file__).parent
-ENGINE_BPMN = HERE / "bpmn" / "engine"
+from testpaths import ENGINE_BPMN  # noqa: E402  (re-exported for fixtures below)
 PG_URL = os.environ.get("ZHIXING_TEST_POSTGRES")   # e.g. postgresql+psycopg://postgres@127.0.0.1:54329/postgres
 MONDAY_9AM_BEIJING = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
 

@@ -64,6 +64,7 @@ def init():
 def validate(paths):
     """Validate diagrams, DMN tables and forms; one line per problem (file:line: element: message)."""
     import handlers.builtin  # noqa: F401
+    import handlers.enforcement  # noqa: F401  (registers the enforcement handlers)
     from engine.validation import validate_paths
     files, problems = validate_paths(paths)
     for problem in problems:

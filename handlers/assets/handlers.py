@@ -30,6 +30,7 @@ def asset_search(ctx: HandlerContext, debtor_id: str, debtor_name: str, channel:
     return {"query_id": found["query_id"], "channel": channel, "channel_cn": CHANNEL_NAMES[channel],
             "debtor_id": party.value, "debtor_name": name, "queried_at": stamp(ctx.now), "categories": list(asked),
             "complete": set(asked) == set(CHANNELS[channel]), "found": len(assets), "has_assets": bool(assets),
+            "by_category": {c: sum(a["category"] == c for a in assets) for c in asked},
             "total_value": fmt(sum((Decimal(a["value"]) for a in assets), Decimal(0))), "assets": assets}
 
 

@@ -26,6 +26,12 @@ def _share(amount: Decimal, pct: str) -> Decimal:
     return (amount * Decimal(pct) / 100).quantize(Decimal("0.01"))
 
 
+def _default_step(reserve: Decimal) -> Decimal:
+    """0.5% of the reserve, in whole hundreds of yuan once that is at least 100 (the panel may set its own)."""
+    step = (reserve / 200).quantize(Decimal(1), ROUND_DOWN)
+    return max(Decimal(1), step // 100 * 100 if step >= 100 else step)
+
+
 @handler("auction.publish", inputs=("asset_id", "category", "stage", "reserve_price"),
          optional=("platform", "appraised_value", "previous_reserve", "deposit", "increment", "notice_days"))
 def auction_publish(ctx: HandlerContext, asset_id: str, category: str, stage: str, reserve_price: object,
@@ -58,8 +64,7 @@ def auction_publish(ctx: HandlerContext, asset_id: str, category: str, stage: st
     if not _share(reserve, "5") <= deposit_amount <= _share(reserve, "20"):
         reject("deposit", "the deposit must be 5%–20% of the reserve (J9 Art 17)",
                min=fmt(_share(reserve, "5")), max=fmt(_share(reserve, "20")))
-    default_step = max(Decimal(100), (reserve / 200 / 100).quantize(Decimal(1), ROUND_DOWN) * 100)
-    step = default_step if increment is None else parse_amount("increment", increment)
+    step = _default_step(reserve) if increment is None else parse_amount("increment", increment)
     if step >= reserve:
         reject("increment", "the bid increment must be smaller than the reserve")
     least = NOTICE_DAYS[stage][0 if category in MOVABLES else 1]

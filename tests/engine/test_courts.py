@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import ENGINE_BPMN
+from testpaths import ENGINE_BPMN
 from engine import InvalidInput
 from engine.courts import format_case_number, parse_case_number
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from conftest import ENGINE_BPMN
+from testpaths import ENGINE_BPMN
 from engine import ConcurrentModification, Forbidden, InvalidInput, NotFound, StateError
 from engine.commands.tasks import CompleteTask
 from engine.store.tables import events

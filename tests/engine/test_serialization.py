@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import zlib
 
-from conftest import ENGINE_BPMN
+from testpaths import ENGINE_BPMN
 from engine import serialization
 
 

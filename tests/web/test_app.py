@@ -6,12 +6,13 @@ import re
 import pytest
 from werkzeug.security import generate_password_hash
 
+from testpaths import ENGINE_BPMN
 from web import create_app
 
 
 @pytest.fixture
 def client(engine):
-    engine.deploy([__import__("conftest").ENGINE_BPMN])
+    engine.deploy([ENGINE_BPMN])
     engine.add_user("clerk", "立案 王", [("J0104", "filing_clerk")], generate_password_hash("pw-clerk"))
     engine.start("case_flow", "（2026）川0104执7号", "J0104")
     app = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test"})
