@@ -25,6 +25,13 @@ def create_app(config: dict | None = None) -> Flask:
     engine = app.config.get("ENGINE") or Engine(app.config["DATABASE_URL"])
     app.extensions["zhixing"] = engine
 
+    from engine.legal_time import COURT_TZ
+
+    @app.template_filter("local")
+    def local_time(moment, fmt="%Y-%m-%d %H:%M"):
+        """Times are stored in UTC and shown in court time (Beijing)."""
+        return moment.astimezone(COURT_TZ).strftime(fmt) if moment else ""
+
     from web import auth, tasks
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)
