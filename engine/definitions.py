@@ -49,6 +49,7 @@ def parse(files: Mapping[str, bytes], known_processes=(), registry=None) -> list
             parser.add_dmn_str(content, filename=name)
     parsed = []
     process_properties = _process_properties(files)
+    message_keys = _message_keys(files)
     for process_id in parser.get_process_ids():
         try:
             spec = parser.get_spec(process_id)
@@ -61,6 +62,8 @@ def parse(files: Mapping[str, bytes], known_processes=(), registry=None) -> list
         props = process_properties.get(process_id, {})
         meta["case_type"] = props.get("caseType")
         meta["key_field"] = props.get("correlationKey", "case_no")
+        meta["message_keys"] = message_keys
+        meta["case_fields"] = [f.strip() for f in props.get("caseFields", "").split(",") if f.strip()]
         text = spec_json(spec, subprocess_specs)
         digest = hashlib.sha256((text + json.dumps(meta, sort_keys=True)).encode()).hexdigest()
         file_name = parser.get_process_parser(process_id).filename or "-"
@@ -106,19 +109,30 @@ def _meta(specs, files: Mapping[str, bytes]) -> dict:
     return {"user_tasks": user_tasks, "message_starts": sorted(message_starts)}
 
 
+_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 _PROPERTY = ("{http://www.omg.org/spec/BPMN/20100524/MODEL}extensionElements/"
              "{http://spiffworkflow.org/bpmn/schema/1.0/core}properties/"
              "{http://spiffworkflow.org/bpmn/schema/1.0/core}property")
 
 
-def _process_properties(files: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
-    """Process-level ``spiffworkflow:property`` values (``caseType``, ``correlationKey``), which SpiffWorkflow
-    does not parse for processes."""
+def _properties_of(files: Mapping[str, bytes], tag: str, key: str) -> dict[str, dict[str, str]]:
+    """``spiffworkflow:property`` values of every ``tag`` element (by its ``key`` attribute) in the set's diagrams:
+    SpiffWorkflow parses none for processes and messages."""
     out = {}
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
     for name, content in files.items():
         if name.endswith(".bpmn"):
-            root = etree.fromstring(content, parser)
-            for proc in root.iter("{http://www.omg.org/spec/BPMN/20100524/MODEL}process"):
-                out[proc.get("id")] = {p.get("name"): p.get("value") for p in proc.findall(_PROPERTY)}
+            for element in etree.fromstring(content, parser).iter(_BPMN + tag):
+                out[element.get(key)] = {p.get("name"): p.get("value") for p in element.findall(_PROPERTY)}
     return out
+
+
+def _process_properties(files: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
+    """``caseType``, ``correlationKey`` and ``caseFields`` of each process."""
+    return _properties_of(files, "process", "id")
+
+
+def _message_keys(files: Mapping[str, bytes]) -> dict[str, str]:
+    """Messages that correlate on another field than their process's key (``correlationKey`` on the message)."""
+    return {name: props["correlationKey"] for name, props in _properties_of(files, "message", "name").items()
+            if props.get("correlationKey")}

@@ -8,6 +8,7 @@ from scratch on the hot path.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from uuid import UUID
@@ -16,6 +17,7 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
@@ -80,8 +82,11 @@ class Snapshot:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
 
 
-def snapshot(workflow, key_field: str = "case_no", evaluate_services: bool = True) -> Snapshot:
-    """Read what the workflow is waiting for. ``key_field`` is the data field messages correlate on."""
+def snapshot(workflow, meta: Mapping | None = None, evaluate_services: bool = True) -> Snapshot:
+    """Read what the workflow is waiting for. ``meta`` (the definition's) says which data field each message
+    correlates on: ``message_keys[name]``, else the process's ``key_field``, else ``case_no``."""
+    meta = meta or {}
+    key_field, message_keys = meta.get("key_field", "case_no"), meta.get("message_keys", {})
     snap = Snapshot()
     for task in _open_tasks(workflow):
         spec = task.task_spec
@@ -93,12 +98,17 @@ def snapshot(workflow, key_field: str = "case_no", evaluate_services: bool = Tru
                 snap.human[tid] = HumanTask(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, spec.lane)
             continue
         definition = getattr(spec, "event_definition", None)
-        if isinstance(definition, TimerEventDefinition):
-            details = definition.details(task)
-            due = _parse_due(details.value)
-            snap.timers[tid] = Timer(spec.bpmn_id, due, bool(task._get_internal_data("provisional", False)))
-        elif isinstance(definition, MessageEventDefinition):
-            snap.subscriptions[tid] = Subscription(spec.bpmn_id, definition.name, task.data.get(key_field))
+        # an event-based gateway or a multiple catch waits on several events at once (one timer at most:
+        # SpiffWorkflow keeps a single due time per task)
+        parts = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+        for part in parts:
+            if isinstance(part, TimerEventDefinition) and tid not in snap.timers:
+                due = _parse_due(part.details(task).value)
+                snap.timers[tid] = Timer(spec.bpmn_id, due, bool(task._get_internal_data("provisional", False)))
+            elif isinstance(part, MessageEventDefinition):
+                field_name = message_keys.get(part.name, key_field)
+                sub_id = tid if part is definition else f"{tid}/{part.name}"
+                snap.subscriptions[sub_id] = Subscription(spec.bpmn_id, part.name, task.data.get(field_name))
     return snap
 
 

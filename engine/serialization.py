@@ -32,7 +32,7 @@ from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.timers import LegalDurationTimerEventDefinition
+from engine.timers import ClockDateTimerEventDefinition, LegalDurationTimerEventDefinition
 from engine.workflow import ZhixingWorkflow
 
 STATE_VERSION = 1
@@ -113,6 +113,7 @@ def _encode(dct: dict) -> str:
 def _config(workflow_class, workflow_converter, task_converter=TaskConverter):
     config = dict(DEFAULT_CONFIG)
     config[LegalDurationTimerEventDefinition] = TimerConditionalEventDefinitionConverter
+    config[ClockDateTimerEventDefinition] = TimerConditionalEventDefinitionConverter
     config.pop(BpmnWorkflow)
     config[workflow_class] = workflow_converter
     config[Task] = task_converter

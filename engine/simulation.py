@@ -633,8 +633,9 @@ def _message(sim: Simulation, a: dict) -> None:
     key = a.get("key") or sim.case({})
     result = sim.engine.correlate(a["name"], key, a.get("data"), actor=a.get("as", "system"),
                                   court=a.get("court") or sim.sc.court)
-    if result.status == "started":
-        sim.started(key)
+    if result.status == "started":      # the new case may have its own number (执异, 执恢): follow it
+        for instance_id in result.instance_ids:
+            sim.started(sim.engine.instance(instance_id).case_no)
     elif result.status == "unmatched":
         sim.say(f"      no case waits for {a['name']} {key}: kept in the inbox")
 

@@ -15,7 +15,9 @@ from contextvars import ContextVar
 from datetime import date, datetime
 from typing import Iterator
 
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import DurationTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    DurationTimerEventDefinition, TimeDateEventDefinition, TimerEventDefinition)
 
 from engine import clock
 from engine.legal_time import COURT_TZ, Deadline, HolidayCalendar, deadline as legal_deadline, deadline_from_date
@@ -81,10 +83,31 @@ class LegalDurationTimerEventDefinition(DurationTimerEventDefinition):
         return my_task._get_internal_data("event_fired", False)
 
 
+class ClockDateTimerEventDefinition(TimeDateEventDefinition):
+    """A date timer that fires at its due moment (SpiffWorkflow's fires only strictly after it, so a virtual clock
+    set exactly to the due time would never fire it)."""
+
+    def has_fired(self, my_task):
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            my_task._set_internal_data(event_value=event_value)
+        if TimerEventDefinition.parse_time_or_duration(event_value) <= clock.current().now():
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+_LEGAL = {DurationTimerEventDefinition: LegalDurationTimerEventDefinition,
+          TimeDateEventDefinition: ClockDateTimerEventDefinition}
+
+
 def use_legal_durations(specs) -> None:
-    """Swap SpiffWorkflow's duration timers for legal ones in parsed specs (called once per deploy)."""
+    """Swap SpiffWorkflow's duration and date timers for the engine's in parsed specs (called once per deploy),
+    including the timers of event-based gateways and multiple catches."""
     for spec in specs:
         for task_spec in spec.task_specs.values():
             definition = getattr(task_spec, "event_definition", None)
-            if type(definition) is DurationTimerEventDefinition:
-                definition.__class__ = LegalDurationTimerEventDefinition
+            parts = definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition]
+            for part in parts:
+                if type(part) in _LEGAL:
+                    part.__class__ = _LEGAL[type(part)]

@@ -70,6 +70,20 @@ class InstanceHandle:
     stage: str | None = None
     related_case_no: str | None = None
     new_events: list = field(default_factory=list)
+    fields: dict = field(default_factory=dict)
+
+
+def case_fields(data: dict, names, current: dict) -> dict:
+    """The process's ``caseFields`` as the case data has them now, over the values kept so far (a field that a
+    parallel branch does not carry keeps its last value). Values that are not plain JSON are shown as text."""
+    if not names:
+        return current
+    fields = dict(current)
+    for name in names:
+        if name in data:
+            value = data[name]
+            fields[name] = value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+    return fields
 
 
 class UnitOfWork:
@@ -135,10 +149,10 @@ class UnitOfWork:
         else:
             state = self.conn.execute(_LOAD_STATE, {"id": instance_id}).scalar()
             workflow = load_state(state, definition.spec_json, runtime.ScriptEngine())
-            before = runtime.snapshot(workflow, definition.meta.get("key_field", "case_no"),
-                                      evaluate_services=False)
+            before = runtime.snapshot(workflow, definition.meta, evaluate_services=False)
         return InstanceHandle(row.id, definition, row.case_no, row.court, row.status, row.version, row.last_seq,
-                              row.last_hash, workflow, before, row.parent_id, row.stage, row.related_case_no)
+                              row.last_hash, workflow, before, row.parent_id, row.stage, row.related_case_no,
+                              fields=row.fields or {})
 
     def log(self, handle: InstanceHandle, actor: str, action: str, task_id: str | None = None,
             bpmn_id: str | None = None, data=None) -> None:
@@ -158,13 +172,15 @@ class UnitOfWork:
         if status != handle.status and status in ("completed", "terminated"):
             self.log(handle, "system", f"instance_{status}")
         after = runtime.Snapshot() if status in ("completed", "terminated") else \
-            runtime.snapshot(workflow, meta.get("key_field", "case_no"))
-        stage = workflow.last_task.data.get("stage") if workflow.last_task is not None else None
+            runtime.snapshot(workflow, meta)
+        data = workflow.last_task.data if workflow.last_task is not None else {}
+        stage = data.get("stage")
         if isinstance(stage, str):
             handle.stage = stage[:64]
+        fields = case_fields(data, meta.get("case_fields", ()), handle.fields)
         updated = self.conn.execute(_SAVE, dict(
             w_id=handle.id, w_version=handle.version, state=dump_state(workflow), version=handle.version + 1,
-            status=status, stage=handle.stage, updated_at=self.now, last_seq=handle.last_seq,
+            status=status, stage=handle.stage, fields=fields, updated_at=self.now, last_seq=handle.last_seq,
             last_hash=handle.last_hash, ended_at=self.now if status in ("completed", "terminated") else None)
         ).rowcount
         if updated != 1:
@@ -173,6 +189,7 @@ class UnitOfWork:
                 "reload it and try again")
         handle.version += 1
         handle.status = status
+        handle.fields = fields
         self._sync_projections(handle, handle.before, after)
         handle.before = after
         self._write_events(handle)

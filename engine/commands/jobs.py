@@ -66,7 +66,7 @@ class FireTimers:
             return []
         before = dict(handle.before.timers)
         runtime.run_engine(handle.workflow)
-        after = runtime.snapshot(handle.workflow, evaluate_services=False).timers
+        after = runtime.snapshot(handle.workflow, handle.definition.meta, evaluate_services=False).timers
         fired = [t.bpmn_id for tid, t in before.items() if tid not in after and t.due and t.due <= uow.now]
         for bpmn_id in fired:
             uow.log(handle, "system", "timer_fired", bpmn_id=bpmn_id)

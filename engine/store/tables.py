@@ -146,7 +146,7 @@ jobs = sa.Table(
 
 subscriptions = sa.Table(
     "subscriptions", metadata,
-    sa.Column("task_id", sa.String(36), primary_key=True),
+    sa.Column("task_id", sa.String(200), primary_key=True),    # <task id>, or <task id>/<message> for a gateway
     sa.Column("instance_id", sa.ForeignKey("instances.id"), nullable=False, index=True),
     sa.Column("message_name", sa.String(128), nullable=False),
     sa.Column("correlation_key", sa.String(128), nullable=False),

@@ -26,8 +26,10 @@ def check_bpmn(r: Report, file: str, root) -> None:
     if not any(p.get("isExecutable", "true") == "true" for p in procs):
         r.add(file, root, 'defines no executable process; add a bpmn:process with isExecutable="true"', "-")
     messages = {m.get("id") for m in root.iter(q("message"))}
+    for message in root.iter(q("message")):
+        _engine_properties(r, file, message)
     for proc in procs:
-        _process_properties(r, file, proc)
+        _engine_properties(r, file, proc)
         for scope in proc.iter(*map(q, SCOPES)):
             _flows(r, file, scope)
         for el in proc.iter():
@@ -52,18 +54,21 @@ def check_bpmn(r: Report, file: str, root) -> None:
         r.expr(file, el, el.text, "eval", "correlation expression")
 
 
-def _process_properties(r: Report, file: str, proc) -> None:
-    """``caseType`` (the type code of the case numbers the process allocates) and ``correlationKey`` (the data
-    field its messages correlate on)."""
-    for prop in proc.findall(f"{q('extensionElements')}/{{{NS['spiffworkflow']}}}properties/"
-                             f"{{{NS['spiffworkflow']}}}property"):
+def _engine_properties(r: Report, file: str, element) -> None:
+    """Engine properties of a process (``caseType``, ``correlationKey``, ``caseFields``) or of a message
+    (``correlationKey``: the data field that message correlates on)."""
+    for prop in element.findall(f"{q('extensionElements')}/{{{NS['spiffworkflow']}}}properties/"
+                                f"{{{NS['spiffworkflow']}}}property"):
         name, value = prop.get("name"), prop.get("value") or ""
         if name == "caseType" and value not in CASE_TYPES:
             r.add(file, prop, f"caseType '{value}' is not a case type code; use one of {', '.join(CASE_TYPES)}",
-                  proc.get("id"))
+                  element.get("id"))
         elif name == "correlationKey" and not value.isidentifier():
             r.add(file, prop, f"correlationKey '{value}' is not a data field name; use e.g. case_no or debtor_id",
-                  proc.get("id"))
+                  element.get("id"))
+        elif name == "caseFields" and not all(f.strip().isidentifier() for f in value.split(",")):
+            r.add(file, prop, f"caseFields '{value}' is not a comma-separated list of data field names",
+                  element.get("id"))
 
 
 def _flows(r: Report, file: str, scope) -> None:
