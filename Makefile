@@ -12,7 +12,12 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]' --config-settings editable_mode=compat
 	touch $@
 
-install: $(VENV)/.installed
+# bpmn-js, dmn-js, ECharts, htmx: pinned by web/package-lock.json, served from their dist folders
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed web/node_modules/.installed
 
 run: install
 	$(ZX) init
@@ -21,10 +26,11 @@ run: install
 	$(ZX) serve --host 127.0.0.1 --port 5000
 
 test: install
+	@test -x "$${ZHIXING_CHROMIUM:-/usr/bin/chromium}" || { echo "browser tests need Debian's chromium: apt-get install chromium (.ci/run does)"; exit 1; }
 	ZHIXING_TEST_POSTGRES="$$(bash tests/support/postgres.sh)" $(PY) -m pytest -q
 
 bench: install
 	$(ZX) bench
 
 clean:
-	rm -rf $(VENV) var *.egg-info
+	rm -rf $(VENV) var *.egg-info web/node_modules

@@ -32,7 +32,10 @@ def create_app(config: dict | None = None) -> Flask:
         """Times are stored in UTC and shown in court time (Beijing)."""
         return moment.astimezone(COURT_TZ).strftime(fmt) if moment else ""
 
-    from web import auth, tasks
+    from web import assets, auth, i18n, nav, tasks
+    i18n.init_app(app)
+    nav.init_app(app)
+    app.register_blueprint(assets.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)
 
@@ -41,20 +44,28 @@ def create_app(config: dict | None = None) -> Flask:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("Content-Security-Policy", "default-src 'self'")
+        # scripts only from this server; bpmn-js and the properties panel set inline styles
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                                    "img-src 'self' data:; font-src 'self' data:")
         return response
 
     @app.errorhandler(ZhixingError)
     def engine_error(exc):
         return render_template("error.html", message=str(exc)), exc.status
 
-    @app.errorhandler(404)
-    def not_found(_exc):
-        return render_template("error.html", message="页面不存在 (page not found)"), 404
+    messages = {400: "请求有误 (bad request)", 403: "无权访问 (you may not open this page)",
+                404: "页面不存在 (page not found)", 405: "不支持的操作 (method not allowed)",
+                413: "上传内容过大 (upload too large)",
+                500: "服务器内部错误，已记录 (internal error, logged)"}
 
-    @app.errorhandler(500)
-    def server_error(_exc):
-        return render_template("error.html", message="服务器内部错误，已记录 (internal error, logged)"), 500
+    def http_error(exc):
+        code = getattr(exc, "code", 500) or 500
+        detail = getattr(exc, "description", None) if code == 400 else None
+        return render_template("error.html", message=detail or messages.get(code, messages[500])), code
+
+    for code in messages:
+        app.register_error_handler(code, http_error)
 
     @app.get("/healthz")
     def healthz():
