@@ -11,7 +11,7 @@ import os
 import socket
 
 from engine.commands.jobs import (AcquireJobs, CompleteServiceTask, DeliverMessage, FireTimers,
-                                  RecordJobFailure)
+                                  RecordJobFailure, RenewLease)
 from engine.errors import ConcurrentModification, ZhixingError
 from engine.runtime import describe_error
 from handlers.base import BusinessRejection, HandlerContext, HandlerError
@@ -28,8 +28,10 @@ class JobRunner:
     def run_due(self, limit: int = 100) -> int:
         """Take and run one batch of due jobs; return how many were taken."""
         taken = self.executor.run(AcquireJobs(self.worker_id, limit))
-        for job in taken:
-            self._run_one(job)
+        for position, job in enumerate(taken):
+            # the first job's lease is fresh; later ones may have waited behind slow jobs
+            if position == 0 or self.executor.run(RenewLease(job.id, self.worker_id)):
+                self._run_one(job)
         return len(taken)
 
     def _run_one(self, job) -> None:

@@ -8,6 +8,7 @@ incident (``status='incident'``) that ``RetryIncident`` puts back in the queue.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -21,7 +22,8 @@ from engine.store.tables import jobs
 from engine.unit_of_work import UnitOfWork
 from engine.views import JobView
 
-LEASE = timedelta(minutes=5)
+# a job taken by a worker that died is taken again once its lease runs out
+LEASE = timedelta(seconds=int(os.environ.get("ZHIXING_JOB_LEASE_S", "300")))
 
 
 def job_view(row) -> JobView:
@@ -50,6 +52,20 @@ class AcquireJobs:
             if won:
                 taken.append(row)
         return taken
+
+
+@dataclass(frozen=True)
+class RenewLease:
+    """Renew this worker's lease on a job just before running it; False when the lease ran out and another worker
+    took the job meanwhile (a long batch must never run a job twice)."""
+
+    job_id: int
+    worker: str
+
+    def execute(self, uow: UnitOfWork) -> bool:
+        return uow.conn.execute(jobs.update().where(jobs.c.id == self.job_id, jobs.c.locked_by == self.worker,
+                                                    jobs.c.status == "running")
+                                .values(locked_until=uow.now + LEASE, updated_at=uow.now)).rowcount == 1
 
 
 @dataclass(frozen=True)
