@@ -6,16 +6,35 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 
-from flask import Flask, render_template
+import sqlalchemy.exc as sa_exc
+from flask import Flask, g, render_template, request
 
 from engine import Engine, ZhixingError
+
+
+def _local_secret() -> str:
+    """The session-signing key when ``ZHIXING_SECRET_KEY`` is not set: made once and kept in ``var/secret_key``,
+    so every web process on this machine (gunicorn workers) and every restart accept the same sessions."""
+    path = Path(os.environ.get("ZHIXING_VAR", "var")) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():                  # written whole, then linked: a process never reads half a key
+        draft = path.with_name(f"secret_key.{os.getpid()}")
+        draft.write_text(secrets.token_hex(32))
+        draft.chmod(0o600)
+        try:
+            os.link(draft, path)               # the first process to start wins; the others read its key
+        except FileExistsError:
+            pass
+        draft.unlink()
+    return path.read_text().strip()
 
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
-        SECRET_KEY=os.environ.get("ZHIXING_SECRET_KEY") or secrets.token_hex(32),
+        SECRET_KEY=os.environ.get("ZHIXING_SECRET_KEY") or _local_secret(),
         DATABASE_URL=os.environ.get("DATABASE_URL"),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -66,6 +85,15 @@ def create_app(config: dict | None = None) -> Flask:
 
     for code in messages:
         app.register_error_handler(code, http_error)
+
+    @app.errorhandler(sa_exc.OperationalError)
+    def database_unavailable(_exc):
+        """The database went away (restart, failover): say so; the pool reconnects on the next request."""
+        message = "数据库暂时不可用，请稍后重试 (database unavailable, try again shortly)"
+        g.roles = []                       # render the page without asking the database for the menu
+        if request.path.startswith("/api/"):
+            return {"error": {"code": "unavailable", "message": message}}, 503
+        return render_template("error.html", message=message), 503
 
     @app.get("/healthz")
     def healthz():
