@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from engine import audit, clock as clocks, courts, holidays, queries
+from engine import metrics as case_metrics
 from engine.accounts import roles_of, upsert_user
 from engine.commands.deadlines import RecomputeProvisionalDeadlines
 from engine.commands.deploy import Deploy
@@ -181,6 +182,13 @@ class Engine:
 
     def events(self, instance_id: int):
         return self.executor.read(lambda conn: queries.event_log(conn, instance_id))
+
+    def metrics(self, court: str, start, end, *, include_subordinates: bool = False,
+                process_id: str = case_metrics.PROCESS, list_limit: int = 50):
+        """执行质效指标 of a court for the court days ``start``..``end`` (see docs/metrics.md)."""
+        return self.executor.read(lambda conn: case_metrics.compute(
+            conn, court, start, end, self.clock.now(), include_subordinates=include_subordinates,
+            process_id=process_id, list_limit=list_limit))
 
     def verify_audit(self, instance_id: int | None = None):
         if instance_id is None:

@@ -24,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -33,9 +33,10 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import runtime
 from engine.api import Engine
+from engine.audit import GENESIS, event_row
 from engine.roles import ROLES
 from engine.serialization import full_serializer, load_state
-from engine.store.tables import definitions, instances, jobs
+from engine.store.tables import definitions, events, instances, jobs
 
 COURT = "J0104"
 USER = "bench"
@@ -447,9 +448,77 @@ def measure_timer(bench: Bench, sizes: Sizes) -> dict:
         engine.close()
 
 
+METRICS_CASES = 10_000
+STATE_BYTES = 4096      # a stored case state of typical size (compressed), so a scan pays for passing it
+CLOSING = [("performed", "voluntary"), ("performed", "coercive"), ("performed", "settlement"), ("zhongben", None),
+           ("terminated", None), ("cancelled", None), ("refused", None), ("rejected", None)]
+PENDING_STAGES = ("filing", "start", "control", "realisation", "payout", "closing", "suspended")
+
+
+def bulk_cases(conn, definition_id: int, count: int, court: str = "川0104", seed: int = 11) -> None:
+    """``count`` main cases of one court filed from mid-2025 to the end of 2026, about half closed (every
+    closing mode) and the rest pending (every stage), each with a filing and a last-act event (rows only, with
+    valid hash chains: metrics read ``instances.fields`` and ``events``; nothing here can be resumed)."""
+    process_id = conn.execute(sa.select(definitions.c.process_id).where(definitions.c.id == definition_id)).scalar()
+    rng = random.Random(seed)
+    first = datetime(2025, 7, 1, 1, 0, tzinfo=timezone.utc)
+    rows, acts = [], []
+    for i in range(count):
+        filed = first + timedelta(days=rng.randrange(548))
+        closed = filed + timedelta(days=rng.randrange(30, 400)) if rng.random() < 0.6 else None
+        closed = closed if closed and closed.year < 2027 else None
+        mode, performance = rng.choice(CLOSING) if closed else (None, None)
+        amount = rng.choice((5_000, 20_000, 80_000, 300_000, 2_000_000))
+        debtor = i % 997
+        fields = {"applicant_name": f"申请人{i}", "debtor_name": f"被执行人{debtor}", "debtor_id": f"D{debtor}",
+                  "debtor_type": rng.choice(("person", "enterprise")), "amount": amount, "owner": f"judge{i % 40}",
+                  "track": rng.choice(("fast", "standard")), "has_assets": rng.random() < 0.5,
+                  "money_received": round(amount * rng.random(), 2) if performance else 0,
+                  "closing_mode": mode, "performance": performance,
+                  "closed_on": closed.date().isoformat() if closed else None,
+                  "term_due_on": (filed + timedelta(days=183)).date().isoformat(),
+                  "qualified_zhongben": rng.random() < 0.9 if mode == "zhongben" else None}
+        stage = "closed" if closed else rng.choice(PENDING_STAGES)
+        last_act = closed or filed + timedelta(days=rng.randrange(0, 500))
+        rows.append(dict(definition_id=definition_id, process_id=process_id, court=court, status="running",
+                         case_no=f"（{filed.year}）{court}执{i + 1}号", stage=stage, version=1,
+                         state=rng.randbytes(STATE_BYTES), serializer_version="bulk", state_version=1,
+                         fields=dict(fields, stage=stage), last_seq=2, last_hash=GENESIS, started_at=filed,
+                         updated_at=last_act))
+        acts.append((filed, max(filed, last_act)))
+    ids = conn.execute(instances.insert().returning(instances.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    log = []
+    for instance_id, row, (filed, last_act) in zip(ids, rows, acts):
+        started = event_row(instance_id, row["case_no"], 1, GENESIS, filed, "lian", "instance_started")
+        log += [started, event_row(instance_id, row["case_no"], 2, started["hash"], last_act, row["fields"]["owner"],
+                                   "task_completed")]
+    conn.execute(events.insert(), log)
+    conn.execute(instances.update().where(instances.c.id == sa.bindparam("b_id"))
+                 .values(last_hash=sa.bindparam("b_hash")),
+                 [{"b_id": e["instance_id"], "b_hash": e["hash"]} for e in log[1::2]])
+
+
+def measure_metrics(bench: Bench, sizes: Sizes) -> dict:
+    """``Engine.metrics`` for one court-year over ``METRICS_CASES`` bulk-loaded cases (median of 5 runs)."""
+    engine = bench.engine()
+    try:
+        with engine.db.begin() as conn:
+            definition = conn.execute(sa.select(definitions.c.id, definitions.c.process_id)).first()
+            bulk_cases(conn, definition.id, METRICS_CASES, court="川0104")
+        times = []
+        for _ in range(6):
+            t0 = time.perf_counter()
+            engine.metrics("川0104", date(2026, 1, 1), date(2026, 12, 31), process_id=definition.process_id)
+            times.append(time.perf_counter() - t0)
+        return {"metrics_ms_10k": statistics.median(times[1:]) * 1000}
+    finally:
+        engine.close()
+
+
 # -- the table -------------------------------------------------------------------------------------------------
 MEASURES: list[Callable[[Bench, Sizes], dict]] = [measure_start, measure_complete_10, measure_complete_300,
-                                                  measure_stored_bytes, measure_overhead, measure_timer]
+                                                  measure_stored_bytes, measure_overhead, measure_timer,
+                                                  measure_metrics]
 
 
 def passes(name: str, value: float) -> bool | None:

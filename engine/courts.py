@@ -44,6 +44,7 @@ DEFAULT_SETTINGS: dict = {
     "deadline_reminder": "P7D",                 # remind one week before a deadline
     "idle_node_days": 30,                       # 反消极执行: a node idle this long is flagged
     "start_within_days": 5,                     # notice and asset search started within 5 days of filing
+    "closing_rate_excludes": ["执恢", "执保"],  # 执结率: case types left out (Inner Mongolia formula, spec §7)
 }
 
 

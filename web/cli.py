@@ -147,6 +147,45 @@ def bench(as_json, quick):
         click.echo(json.dumps(figures, sort_keys=True))
 
 
+def _number(value) -> str:
+    return f"{value:,.2f}" if isinstance(value, float) else f"{value:,}"
+
+
+@main.command()
+@click.option("--court", required=True, help="court code, e.g. 川0104")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="first court day")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="last court day")
+@click.option("--subordinates", is_flag=True, help="include the courts below this one")
+@click.option("--process", "process_id", default="enforcement_case", show_default=True, help="the main case process")
+@click.option("--list", "list_limit", default=20, show_default=True, help="overdue and idle cases listed")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@friendly
+def metrics(court, start, end, subordinates, process_id, list_limit, as_json):
+    """执行质效指标: a court's enforcement metrics for a period, each with its numerator and denominator."""
+    m = _engine().metrics(court, start.date(), end.date(), include_subordinates=subordinates,
+                          process_id=process_id, list_limit=list_limit)
+    if as_json:
+        click.echo(json.dumps(m.to_dict(), ensure_ascii=False, sort_keys=True))
+        return
+    click.echo(f"执行质效指标 {', '.join(m.courts)}  {m.start} – {m.end}  (pending counted on {m.as_of})")
+    for r in m.ratios:
+        value = "n/a" if r.value is None else f"{r.value:.1%}"
+        target = "" if r.target is None else f"  target ≥ {r.target:.0%}: {'met' if r.met else 'NOT MET'}"
+        parts = ", ".join(f"{k} {v if isinstance(v, int) else '、'.join(v)}" for k, v in r.parts.items())
+        click.echo(f"{r.label}  {value}  {r.status}{target}\n"
+                   f"    {_number(r.numerator):>16}  {r.counts}\n"
+                   f"    {_number(r.denominator):>16}  {r.over}" + (f" ({parts})" if parts else ""))
+    stages = ", ".join(f"{stage or '-'} {n}" for stage, n in m.backlog_by_stage.items())
+    click.echo(f"pending on {m.as_of} by stage: {stages or 'none'}")
+    for cases in (m.overdue, m.idle):
+        click.echo(f"{cases.label}: {cases.count}  {cases.status} {cases.rule}")
+        for c in cases.cases:
+            click.echo(f"    {c.case_no}  {c.court}  {c.stage or '-'}  {c.owner or '-'}  since {c.since}  "
+                       f"{c.days} days")
+    if m.counts["ended_without_closing"]:
+        click.echo(f"left out: {m.counts['ended_without_closing']} instance(s) ended without a closing date")
+
+
 @main.group()
 def audit():
     """The execution log (执行日志)."""
