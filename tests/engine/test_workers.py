@@ -33,10 +33,13 @@ def store(db_url, tmp_path):
     engine.close()
 
 
-def start_cases(engine, count: int, wake_in_s: float = 1.0) -> None:
-    wake_at = (datetime.now(timezone.utc) + timedelta(seconds=wake_in_s)).isoformat()
+def start_cases(engine, count: int) -> None:
+    """Cases whose timers all fall due together, after the last one started (a timer already due when its case
+    starts fires inline, and no worker would have to take it)."""
+    wake_at = (datetime.now(timezone.utc) + timedelta(seconds=2 + 0.03 * count)).isoformat()
     for n in range(count):
         engine.start("wait_then_notify", f"W-{n}", "J0104", {"wake_at": wake_at})
+    assert len(engine.job_list(kind="timer")) == count, "cases started too slowly: their timers were already due"
 
 
 def worker(db_url: str, tmp_path: Path, name: str, lease_s: int = 300) -> subprocess.Popen:
