@@ -12,9 +12,11 @@ from engine.accounts import roles_of, upsert_user
 from engine.commands.deadlines import RecomputeProvisionalDeadlines
 from engine.commands.deploy import Deploy
 from engine.commands.instances import ChangeInstanceStatus, StartInstance
+from engine.commands.migrate import MigrateInstance
 from engine.commands.jobs import RetryIncident, job_view
 from engine.commands.messages import CorrelateMessage
 from engine.commands.tasks import ClaimTask, CompleteTask
+from engine.design import Designer
 from engine.errors import DefinitionInvalid
 from engine.executor import Executor
 from engine.legal_time import HolidayCalendar
@@ -57,6 +59,7 @@ class Engine:
         self._calendar: tuple[float, HolidayCalendar] | None = None
         self.executor = Executor(self.db, self.clock, self.calendar)
         self.jobs = JobRunner(self.executor, registry, worker_id)
+        self.design = Designer(self)        # designers' verbs and reads (流程设计): drafts, compare, migrate
 
     # -- schema and reference data -------------------------------------------------------------------------
     def init_schema(self) -> list[int]:
@@ -140,6 +143,10 @@ class Engine:
 
     def terminate(self, instance_id: int, actor: str, reason: str):
         return self.executor.run(ChangeInstanceStatus(instance_id, "terminate", actor, reason))
+
+    def migrate_instance(self, instance_id: int, to_version: int, actor: str, from_version: int | None = None):
+        """Move a running case to another version of its procedure, or refuse (``StateError``) with the reasons."""
+        return self.executor.run(MigrateInstance(instance_id, to_version, actor, from_version))
 
     # -- jobs -----------------------------------------------------------------------------------------------
     def run_due_jobs(self, limit: int = 100) -> int:

@@ -232,3 +232,23 @@ holiday_years = sa.Table(
     sa.Column("source", sa.String(64), nullable=False),
     sa.Column("loaded_at", UTCDateTime, nullable=False),
 )
+
+# designers' drafts (流程设计): a working copy of a deployment set, until deployed or deleted
+design_drafts = sa.Table(
+    "design_drafts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("process_id", sa.String(128), nullable=False),
+    sa.Column("base_version", sa.Integer),
+    sa.Column("main_file", sa.String(255), nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_by", sa.String(64), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+design_draft_files = sa.Table(
+    "design_draft_files", metadata,
+    sa.Column("draft_id", sa.ForeignKey("design_drafts.id"), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("content", sa.Text, nullable=False),
+)
