@@ -430,8 +430,11 @@ EVENT_TEXT = {
 
 
 class Simulation:
-    def __init__(self, sc: Scenario, echo: Callable[[str], object] | None = None):
-        self.sc, self.echo = sc, echo
+    """Runs a scenario on a throw-away database, or, with ``database_url``, into a real one (the demo data of
+    ``zhixing demo`` is made this way: real cases through the real diagrams, on a virtual clock that ends now)."""
+
+    def __init__(self, sc: Scenario, echo: Callable[[str], object] | None = None, database_url: str | None = None):
+        self.sc, self.echo, self.database_url = sc, echo, database_url
         self.clock = VirtualClock(sc.start)
         self.trace: list[str] = []
         self.calls: Counter = Counter()
@@ -441,8 +444,10 @@ class Simulation:
 
     def run(self) -> list[str]:
         """Run every step; return the failures (empty when the scenario passed)."""
-        with tempfile.TemporaryDirectory(prefix="zhixing-sim-") as tmp, _sandbox_dirs(Path(tmp)):
-            self.engine = Engine(f"sqlite:///{Path(tmp) / 'sim.db'}", clock=self.clock, registry=self._registry())
+        with tempfile.TemporaryDirectory(prefix="zhixing-sim-") as tmp, \
+                (contextlib.nullcontext() if self.database_url else _sandbox_dirs(Path(tmp))):
+            url = self.database_url or f"sqlite:///{Path(tmp) / 'sim.db'}"
+            self.engine = Engine(url, clock=self.clock, registry=self._registry())
             try:
                 self._setup()
                 for step in self.sc.steps:
@@ -862,8 +867,10 @@ EXPECTATIONS: dict[str, tuple[Callable, Callable]] = {
 
 # -- entry points -------------------------------------------------------------------------------------------------
 def run_scenario(source, base_dir: Path | str = ".", echo: Callable[[str], object] | None = None,
-                 file: str = "<scenario>") -> ScenarioResult:
-    """Run a scenario given as YAML text or as a dict; paths in it are relative to ``base_dir``."""
+                 file: str = "<scenario>", database_url: str | None = None,
+                 start: datetime | None = None) -> ScenarioResult:
+    """Run a scenario given as YAML text or as a dict; paths in it are relative to ``base_dir``. ``database_url``
+    runs it into that database instead of a throw-away one; ``start`` replaces the scenario's start moment."""
     try:
         doc = yaml.load(source, Loader=_Loader) if isinstance(source, str) else _wrap(source)
         sc = parse_scenario(doc, file, Path(base_dir))
@@ -873,7 +880,9 @@ def run_scenario(source, base_dir: Path | str = ".", echo: Callable[[str], objec
         mark = getattr(exc, "problem_mark", None)
         where = f"{file}:{mark.line + 1}" if mark else file
         return _failed(f"{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}", echo)
-    sim = Simulation(sc, echo)
+    if start is not None:
+        sc.start = start
+    sim = Simulation(sc, echo, database_url)
     failures = sim.run()
     span = f"{_local(sc.start)} → {_local(sim.clock.now())}"
     if failures:
@@ -884,13 +893,14 @@ def run_scenario(source, base_dir: Path | str = ".", echo: Callable[[str], objec
                           sim.trace, [])
 
 
-def run_scenario_file(path: Path | str, echo: Callable[[str], object] | None = None) -> ScenarioResult:
+def run_scenario_file(path: Path | str, echo: Callable[[str], object] | None = None,
+                      database_url: str | None = None, start: datetime | None = None) -> ScenarioResult:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return _failed(f"{path}: cannot read the scenario: {exc}", echo)
-    return run_scenario(text, path.parent, echo, file=str(path))
+    return run_scenario(text, path.parent, echo, file=str(path), database_url=database_url, start=start)
 
 
 def _failed(message: str, echo) -> ScenarioResult:

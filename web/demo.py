@@ -1,15 +1,26 @@
-"""Demo data for ``make run``: users of every role in one basic court, and cases at several stages.
+"""Demo data for ``make run``: users of every role in one basic court, and cases at every stage of every procedure.
 
-Idempotent: users are upserted, and a case number that already exists is left alone.
+The cases are made by running the scenario files in ``web/demo_cases/`` *into* the database (``zhixing simulate``'s
+engine, on a virtual clock that starts ``DEMO_DAYS`` days ago): real cases through the real diagrams and handlers,
+with their full event logs, left at the point where each file stops. The suite runs the same files
+(``tests/web/test_demo.py``), so the demo never shows a state the engine could not reach.
+
+Idempotent: users are upserted, and the cases are loaded only into a database that has none yet.
 """
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from werkzeug.security import generate_password_hash
 
+from engine.legal_time import COURT_TZ
+
 DEMO_PASSWORD = "zhixing-demo"
 COURT = "川0104"
+DEMO_DAYS = 200                      # demo files advance their clock by less than this in total
+CASES_DIR = Path(__file__).parent / "demo_cases"
+BPMN = Path(__file__).resolve().parents[1] / "bpmn"
 USERS = [
     ("lian", "立案庭 王书记员", ["filing_clerk"]),
     ("zhihui", "指挥中心 刘", ["command_centre"]),
@@ -21,44 +32,34 @@ USERS = [
     ("sheji", "流程设计 周", ["designer"]),
     ("admin", "系统管理员", ["admin"]),
 ]
-CASES = [
-    # case number, debtor, amount, how far to take it
-    ("（2026）川0104执1号", "成都某贸易有限公司", 350000, "filed"),
-    ("（2026）川0104执2号", "张某", 80000, "accepted"),
-    ("（2026）川0104执3号", "李某", 120000, "notified"),
-    ("（2026）川0104执4号", "四川某建设有限公司", 2400000, "paid"),
-]
 
 
-def load_demo(engine) -> list[str]:
-    from engine.errors import NotFound
+def demo_start(now: datetime) -> datetime:
+    """09:00 court time, ``DEMO_DAYS`` days before ``now``."""
+    day = (now.astimezone(COURT_TZ) - timedelta(days=DEMO_DAYS)).date()
+    return datetime.combine(day, time(9, 0), COURT_TZ)
+
+
+def load_demo(engine, echo=None) -> list[str]:
+    from engine.simulation import run_scenario_file
     out = []
     password_hash = generate_password_hash(DEMO_PASSWORD)
     for username, name, roles in USERS:
         engine.add_user(username, name, [(COURT, r) for r in roles], password_hash)
     out.append(f"{len(USERS)} demo users in court {COURT}, password '{DEMO_PASSWORD}'")
-    try:
-        engine.definitions()
-        engine.deploy([Path(__file__).resolve().parents[1] / "bpmn"], actor="demo")
-    except NotFound:
-        pass
-    for case_no, debtor, amount, stage in CASES:
-        if engine.instances_of_case(case_no):
-            out.append(f"{case_no}: exists")
-            continue
-        view = engine.start("enforcement_start", case_no, COURT, {"applicant": "申请执行人 某银行"}, actor="lian")
-        if stage != "filed":
-            _complete(engine, view.id, "check_filing", "lian",
-                      {"conditions_met": True, "debtor": debtor, "amount": amount, "debtor_kind": "enterprise"})
-        if stage in ("notified", "paid"):
-            _complete(engine, view.id, "assign_owner", "zhihui", {"owner": "chengban", "track": "standard"})
-            engine.run_until_idle()
-        if stage == "paid":
-            engine.correlate("voluntary_payment", case_no, {"amount": amount}, actor="finance")
-        out.append(f"{case_no}: {stage}")
+    engine.deploy([BPMN], actor="demo")
+    if engine.executor.read(_has_cases):
+        return out + ["cases: the database has cases already; none added"]
+    start = demo_start(engine.clock.now())
+    for path in sorted(CASES_DIR.glob("*.yaml")):
+        result = run_scenario_file(path, echo=echo, database_url=engine.url, start=start)
+        if not result.ok:
+            raise RuntimeError(f"demo cases {path.name} did not load: {result.failures[0]}")
+        out.append(f"{path.stem}: {result.summary}")
     return out
 
 
-def _complete(engine, instance_id: int, bpmn_id: str, user: str, data: dict) -> None:
-    [task] = [t for t in engine.tasks(instance_id=instance_id) if t.bpmn_id == bpmn_id]
-    engine.complete_task(task.task_id, user, data)
+def _has_cases(conn) -> bool:
+    import sqlalchemy as sa
+    from engine.store.tables import instances
+    return conn.execute(sa.select(instances.c.id).limit(1)).first() is not None
