@@ -9,6 +9,7 @@ from pathlib import Path
 from engine import audit, clock as clocks, courts, holidays, queries
 from engine import metrics as case_metrics
 from engine.accounts import roles_of, upsert_user
+from engine.casework import Casework
 from engine.commands.deadlines import RecomputeProvisionalDeadlines
 from engine.commands.deploy import Deploy
 from engine.commands.instances import ChangeInstanceStatus, StartInstance
@@ -59,6 +60,7 @@ class Engine:
         self._calendar: tuple[float, HolidayCalendar] | None = None
         self.executor = Executor(self.db, self.clock, self.calendar)
         self.jobs = JobRunner(self.executor, registry, worker_id)
+        self.casework = Casework(self.executor)     # officers' reads and verbs (engine/casework.py)
         self.design = Designer(self)        # designers' verbs and reads (流程设计): drafts, compare, migrate
 
     # -- schema and reference data -------------------------------------------------------------------------

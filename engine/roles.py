@@ -20,6 +20,10 @@ ROLES: dict[str, tuple[str, str]] = {
     "admin": ("系统管理", "Administrator"),
 }
 
+# team leaders (组长): the command centre (执行指挥中心) dispatches the court's work, so its members see every open
+# task of their court and may hand one to a colleague who holds the task's role there (ReassignTask)
+TEAM_LEADER_ROLES = ("command_centre",)
+
 _BY_LABEL = {zh: code for code, (zh, _en) in ROLES.items()}
 
 

@@ -57,6 +57,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(assets.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(tasks.bp)
+    from web import cases
+    app.register_blueprint(cases.bp)
     from web import design
     app.register_blueprint(design.bp)
 

@@ -1,4 +1,4 @@
-"""Claim, unclaim and complete human tasks, with the checks a court needs.
+"""Claim, unclaim, reassign and complete human tasks, with the checks a court needs.
 
 Completing checks, in order: the task is open, the user holds the lane's role in the case's court, nobody else
 claimed it, the user is not barred by separation of duties (``excludeCompletersOf``: users who completed the named
@@ -15,8 +15,8 @@ from SpiffWorkflow.util.task import TaskState
 from engine import runtime
 from engine.commands.instances import assert_running, instance_view
 from engine.errors import Forbidden, InvalidInput, NotFound, StateError
-from engine.roles import ROLES
-from engine.store.tables import events, human_tasks, user_roles, users
+from engine.roles import ROLES, TEAM_LEADER_ROLES
+from engine.store.tables import events, human_tasks, task_drafts, user_roles, users
 from engine.unit_of_work import UnitOfWork
 from engine.views import InstanceView
 
@@ -27,6 +27,14 @@ _HOLDS_ROLE = sa.exists().where(
     user_roles.c.court == human_tasks.c.court, user_roles.c.role == human_tasks.c.role)
 _OPEN_TASK = sa.select(human_tasks, _HOLDS_ROLE.label("allowed")).where(
     human_tasks.c.task_id == sa.bindparam("task_id"))
+_DISCARD_DRAFTS = task_drafts.delete().where(task_drafts.c.task_id == sa.bindparam("task_id"))
+
+
+def _holds(uow: UnitOfWork, username: str, court: str, roles) -> bool:
+    """Whether the active user ``username`` holds one of ``roles`` in ``court``."""
+    return uow.conn.execute(sa.select(user_roles.c.role).join(users, users.c.id == user_roles.c.user_id).where(
+        users.c.username == username, users.c.active.is_(True), user_roles.c.court == court,
+        user_roles.c.role.in_(roles)).limit(1)).first() is not None
 
 
 def _open_task(uow: UnitOfWork, task_id: str, username: str):
@@ -63,6 +71,33 @@ class ClaimTask:
 
 
 @dataclass(frozen=True)
+class ReassignTask:
+    """A team leader (``TEAM_LEADER_ROLES`` in the task's court) hands an open task to a colleague who holds the
+    task's role in the task's court; logged as ``task_reassigned`` with the previous and the new holder."""
+    task_id: str
+    actor: str
+    target: str
+
+    def execute(self, uow: UnitOfWork) -> None:
+        task = uow.conn.execute(sa.select(human_tasks).where(human_tasks.c.task_id == self.task_id)).first()
+        if task is None:
+            raise NotFound(f"task {self.task_id} is not open (it was completed, cancelled, or never existed)")
+        if not _holds(uow, self.actor, task.court, TEAM_LEADER_ROLES):
+            raise Forbidden(f"only a team leader ({', '.join(ROLES[r][0] for r in TEAM_LEADER_ROLES)}) of court "
+                            f"{task.court} may reassign '{task.name}'")
+        if not _holds(uow, self.target, task.court, (task.role,)):
+            label = ROLES.get(task.role, (task.role,))[0]
+            raise InvalidInput(f"'{self.target}' does not hold the role {label} ({task.role}) in court {task.court}",
+                               {"target": "role"})
+        if task.claimed_by == self.target:
+            raise StateError(f"'{task.name}' is already with {self.target}")
+        uow.conn.execute(human_tasks.update().where(human_tasks.c.task_id == self.task_id)
+                         .values(claimed_by=self.target))
+        uow.save_events(task.instance_id, self.actor, "task_reassigned", self.task_id, task.bpmn_id,
+                        data={"from": task.claimed_by, "to": self.target})
+
+
+@dataclass(frozen=True)
 class CompleteTask:
     task_id: str
     username: str
@@ -89,6 +124,7 @@ class CompleteTask:
                              "Nothing was saved; report this to the process designer.") from exc
         uow.log(handle, self.username, "task_completed", self.task_id, row.bpmn_id, data=self.data)
         uow.save(handle)
+        uow.conn.execute(_DISCARD_DRAFTS, {"task_id": self.task_id})
         return instance_view(uow, handle)
 
     def _check_separation(self, uow: UnitOfWork, row, related_case_no: str | None, excluded: list[str]) -> None:

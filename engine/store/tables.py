@@ -252,3 +252,12 @@ design_draft_files = sa.Table(
     sa.Column("name", sa.String(255), primary_key=True),
     sa.Column("content", sa.Text, nullable=False),
 )
+
+# officers' form drafts (草稿): what a user typed into a task's form, kept per task and user until it is completed
+task_drafts = sa.Table(
+    "task_drafts", metadata,
+    sa.Column("task_id", sa.String(36), primary_key=True),
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("saved_at", UTCDateTime, nullable=False),
+)
