@@ -35,7 +35,8 @@ from engine.unit_of_work import UnitOfWork
 FILE_NAME = re.compile(r"^[\w\u4e00-\u9fff.-]{1,200}\.(bpmn|dmn|json)$")
 MAX_FILE_BYTES = 2_000_000
 SIMULATION_SECONDS = 20.0
-PREVIEW_PAGE = 20               # cases previewed per page: each is migrated in memory
+CASES_PAGE = 25                 # cases listed per page of the migration preview
+PREVIEW_BATCH = 5               # cases checked per request: each is migrated in memory
 _REFERENCE = re.compile(r'name="(?:formJsonSchemaFilename|formUiSchemaFilename)"\s+value="([^"]+)"')
 
 
@@ -222,25 +223,37 @@ class Designer:
         return self.engine.deploy(files, actor=actor)
 
     # -- migration -------------------------------------------------------------------------------------------
+    def migration_cases(self, process_id: str, from_version: int, courts: Iterable[str], after: int = 0,
+                        limit: int = CASES_PAGE) -> tuple[int, list[MigrationCandidate]]:
+        """How many cases of ``courts`` run (or are suspended) on ``from_version``, and ``limit`` of them with an
+        instance id above ``after``, not yet checked (no reasons): a cheap list to preview in batches."""
+        def read(conn):
+            where = _on_version(conn, process_id, from_version, courts)
+            total = conn.execute(sa.select(sa.func.count()).select_from(instances).where(where)).scalar()
+            rows = conn.execute(sa.select(instances.c.id, instances.c.case_no, instances.c.court, instances.c.status,
+                                          instances.c.stage).where(where, instances.c.id > after)
+                                .order_by(instances.c.id).limit(limit)).all()
+            return total, [MigrationCandidate(*r, reasons=(), notes=()) for r in rows]
+        return self._read(read)
+
     def migration_preview(self, process_id: str, from_version: int, to_version: int, courts: Iterable[str],
-                          after: int = 0, limit: int = PREVIEW_PAGE) -> tuple[int, list[MigrationCandidate]]:
-        """How many cases of ``courts`` run on ``from_version``, and for ``limit`` of them (instance id above
-        ``after``) whether they can move to ``to_version`` and why not: each is migrated in memory (a few ms
-        each), nothing is saved."""
-        courts = list(courts)
+                          ids: Iterable[int] | None = None, after: int = 0,
+                          limit: int = PREVIEW_BATCH) -> tuple[int, list[MigrationCandidate]]:
+        """Whether cases of ``courts`` on ``from_version`` can move to ``to_version``, and why not: the cases
+        ``ids`` (those still on that version), else ``limit`` of them above ``after``; with the total on that
+        version. Each case is migrated in memory (a few ms each); nothing is saved."""
         executor = self.engine.executor
 
         def read(conn):
-            source = _definition(conn, process_id, from_version)
+            where = _on_version(conn, process_id, from_version, courts)
             _definition(conn, process_id, to_version)
-            where = (instances.c.definition_id == source.id) & instances.c.court.in_(courts) \
-                & instances.c.status.in_(("running", "suspended"))
             total = conn.execute(sa.select(sa.func.count()).select_from(instances).where(where)).scalar()
-            ids = conn.execute(sa.select(instances.c.id).where(where, instances.c.id > after)
-                               .order_by(instances.c.id).limit(limit)).scalars().all()
+            query = sa.select(instances.c.id).where(where).order_by(instances.c.id)
+            query = query.where(instances.c.id.in_(list(ids))) if ids is not None \
+                else query.where(instances.c.id > after).limit(limit)
             uow = UnitOfWork(conn, executor.clock.now(), executor._definitions, None, executor._settings)
             out, diffs = [], {}
-            for instance_id in ids:
+            for instance_id in conn.execute(query).scalars().all():
                 handle = uow.load(instance_id)
                 _target, plan = check_movable(uow, handle, to_version, diffs, verify=False)
                 out.append(MigrationCandidate(handle.id, handle.case_no, handle.court, handle.status, handle.stage,
@@ -307,6 +320,13 @@ def _definition(conn, process_id: str, version: int):
     if row is None:
         raise NotFound(f"procedure {process_id}@{version} is not deployed")
     return row
+
+
+def _on_version(conn, process_id: str, version: int, courts: Iterable[str]):
+    """The condition selecting the open (running or suspended) cases of ``courts`` on ``process@version``."""
+    source = _definition(conn, process_id, version)
+    return (instances.c.definition_id == source.id) & instances.c.court.in_(list(courts)) \
+        & instances.c.status.in_(("running", "suspended"))
 
 
 def _file(conn, deployment_id: int, name: str) -> str:

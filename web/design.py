@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, re
 from flask_babel import gettext as _
 
 from engine import DefinitionInvalid, InvalidInput, NotFound, StateError, ZhixingError
-from engine.design import PREVIEW_PAGE
+from engine.design import CASES_PAGE, PREVIEW_BATCH
 from web.auth import courts_for, requires
 
 bp = Blueprint("design", __name__, url_prefix="/design")
@@ -70,8 +70,10 @@ def edit(draft_id: int):
 
 
 def _edit_page(draft, name: str, content: str, form_error: str | None = None, status: int = 200):
-    forms = sorted(f for f in draft.files if f.endswith(".schema.json"))
-    return render_template("design/edit.html", draft=draft, name=name, content=content, forms=forms,
+    json_files = sorted(f for f in draft.files if f.endswith(".json"))
+    return render_template("design/edit.html", draft=draft, name=name, content=content,
+                           diagrams=sorted(set(draft.files) - set(json_files)), json_files=json_files,
+                           forms=[f for f in json_files if f.endswith(".schema.json")],
                            operators=_engine().design.operators(), form_error=form_error), status
 
 
@@ -201,8 +203,9 @@ def compare():
 @bp.route("/migrate", methods=["GET", "POST"])
 @requires(ROLE)
 def migrate():
-    """Preview which cases of my courts can move from ``old`` to ``new``; POST moves the chosen ones, each in its
-    own transaction (one refused case does not stop the others)."""
+    """The cases of my courts on ``old``, 25 a page, each row checked by ``migrate_rows`` (5 per request, since
+    each check migrates the case in memory); POST moves the chosen ones, each in its own transaction (one refused
+    case does not stop the others)."""
     procedure = _versions(request.values.get("process", ""))
     old, new = _pair(procedure)
     engine, results = _engine(), []
@@ -220,10 +223,22 @@ def migrate():
                 results.append((label, False, str(exc)))
     after = request.values.get("after", "0")
     after = int(after) if after.isdigit() else 0
-    total, candidates = engine.design.migration_preview(procedure.process_id, old, new, _courts(), after=after)
-    following = candidates[-1].instance_id if len(candidates) == PREVIEW_PAGE else None
+    total, cases = engine.design.migration_cases(procedure.process_id, old, _courts(), after=after)
+    batches = [cases[i:i + PREVIEW_BATCH] for i in range(0, len(cases), PREVIEW_BATCH)]
+    following = cases[-1].instance_id if len(cases) == CASES_PAGE else None
     return render_template("design/migrate.html", procedure=procedure, old=old, new=new, total=total,
-                           candidates=candidates, results=results, after=after, following=following)
+                           batches=batches, results=results, after=after, following=following)
+
+
+@bp.get("/migrate/rows")
+@requires(ROLE)
+def migrate_rows():
+    """Rows of the migration preview for a few cases (loaded by the page with htmx)."""
+    procedure = _versions(request.args.get("process", ""))
+    old, new = _pair(procedure)
+    ids = [int(i) for i in request.args.get("ids", "").split(",") if i.isdigit()][:PREVIEW_BATCH]
+    _total, candidates = _engine().design.migration_preview(procedure.process_id, old, new, _courts(), ids=ids)
+    return render_template("design/_migrate_rows.html", candidates=candidates)
 
 
 # -- scenarios --------------------------------------------------------------------------------------------------

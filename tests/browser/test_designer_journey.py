@@ -6,13 +6,16 @@ from __future__ import annotations
 import re
 
 from lxml import etree
+from playwright.sync_api import expect
 
 from journey import login, screenshot
 
 SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
 PROCEDURE = "enforcement_start"
-# the demo case waiting for the enforcement officer (督促履行): it can move to the new version
+# demo cases (web/demo_cases/10_filing_and_start.yaml): 执3 waits for the enforcement officer and can move to the
+# new version; 执1 waits at the filing check, whose form the journey narrows, so it cannot
 MOVABLE_CASE = "（2026）川0104执3号"
+BLOCKED_CASE = "（2026）川0104执1号"
 
 
 def open_newest(page, process_id: str) -> None:
@@ -48,22 +51,35 @@ def test_designer_edits_validates_fixes_deploys_and_migrates(page, live_server):
         const timer = element.businessObject.eventDefinitions[0];
         modeler.get('modeling').updateModdleProperties(element, timer.timeDuration, {body: '"P5D"'});
     }""")
-    page.get_by_test_id("validate").click()
+    page.get_by_test_id("validate").click()             # validating saves the draft first
     page.get_by_test_id("status").filter(has_text="校验通过").wait_for()
     assert page.locator(".djs-element.zx-error").count() == 0 and page.get_by_test_id("problems").is_hidden()
 
+    # the filing check's form no longer offers "other organisation" as the debtor's kind
+    draft_url = page.url.split("?")[0]
+    page.goto(f"{draft_url}?file=check_filing.schema.json")
+    schema = page.locator("#content").input_value()
+    page.fill("#content", schema.replace('"type": "number"', '"type": "money"'))
+    page.get_by_test_id("save").click()
+    assert "not a valid JSON Schema" in page.get_by_test_id("field-error").inner_text()
+    page.fill("#content", schema.replace(', "other_org"', ""))
+    page.get_by_test_id("save").click()
+    assert "已保存" in page.locator(".flash").inner_text()
+
+    page.goto(draft_url)
+    page.wait_for_selector("[data-testid=canvas] .djs-element")
     page.get_by_test_id("deploy").click()
     page.get_by_test_id("migrate-link").wait_for()
     assert f"{PROCEDURE}@2" in page.get_by_test_id("status").inner_text()
 
     page.get_by_test_id("migrate-link").click()
     preview = page.get_by_test_id("migration-preview")
+    expect(preview.get_by_text("正在检查…")).to_have_count(0)        # each row checked (migrated in memory)
     movable = preview.locator("tr", has_text=MOVABLE_CASE)
     assert "可以迁移" in movable.inner_text()
-    waiting_on_timer = preview.locator("tr", has_text="owner_overdue")  # cases whose warning timer is running
-    for i in range(waiting_on_timer.count()):
-        assert "不能迁移" in waiting_on_timer.nth(i).inner_text()
-        assert waiting_on_timer.nth(i).locator("input[type=checkbox]").is_disabled()
+    blocked = preview.locator("tr", has_text=BLOCKED_CASE)         # waits at the filing check, whose form narrowed
+    assert "不能迁移" in blocked.inner_text() and "debtor_kind allows fewer values" in blocked.inner_text()
+    assert blocked.locator("input[type=checkbox]").is_disabled()
     screenshot(page, "designer-migration-preview")
 
     for i in range(preview.locator("input[type=checkbox]:checked").count()):
@@ -109,3 +125,42 @@ def test_bpmn_js_keeps_every_spiffworkflow_extension(page, live_server):
         saved = page.request.get(f"{draft_url}/file?name={name}").body()
         assert re.search(rb"<bpmn:definitions[^>]*xmlns:spiffworkflow=", saved), name
         assert spiff_extensions(saved) == spiff_extensions(original), name
+
+
+DECISION_PROCESS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="defs_choose" targetNamespace="t">
+  <bpmn:process id="choose_measure" name="Choose a measure" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:businessRuleTask id="decide">
+      <bpmn:extensionElements><spiffworkflow:calledDecisionId>measure</spiffworkflow:calledDecisionId></bpmn:extensionElements>
+    </bpmn:businessRuleTask>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="decide"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="decide" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def decision_rules(xml: bytes) -> list:
+    root = etree.fromstring(xml)
+    return [[" ".join(t.split()) for t in rule.xpath(".//*[local-name()='text']/text()")]
+            for rule in root.xpath("//*[local-name()='rule']")]
+
+
+def test_the_dmn_editor_opens_and_saves_a_decision_table(page, live_server):
+    from testpaths import TESTS
+    dmn = (TESTS / "bpmn" / "good" / "measure.dmn").read_bytes()
+    live_server.engine.deploy({"choose_measure.bpmn": DECISION_PROCESS, "measure.dmn": dmn}, actor="test")
+    login(page, "sheji")
+    open_newest(page, "choose_measure")
+    draft_url = page.url.split("?")[0]
+    page.goto(f"{draft_url}?file=measure.dmn")
+    page.locator("[data-testid=canvas] .tjs-table").wait_for()
+    assert "Enforcement measure" in page.get_by_test_id("canvas").inner_text()
+    page.get_by_test_id("save").click()
+    page.get_by_test_id("status").filter(has_text="已保存").wait_for()
+    saved = page.request.get(f"{draft_url}/file?name=measure.dmn").body()
+    assert decision_rules(saved) == decision_rules(dmn) and len(decision_rules(dmn)) == 3
+    page.get_by_test_id("validate").click()
+    page.get_by_test_id("status").filter(has_text="校验通过").wait_for()

@@ -62,7 +62,7 @@ def new_draft(client) -> str:
 
 
 PAGES = ["/design/", "/design/compare?process=case_flow", "/design/migrate?process=case_flow",
-         "/design/versions/case_flow/1.bpmn"]
+         "/design/migrate/rows?process=case_flow&ids=1", "/design/versions/case_flow/1.bpmn"]
 
 
 @pytest.mark.parametrize("url", PAGES)
@@ -150,9 +150,13 @@ def test_migrate_preview_then_migrate_only_in_my_courts(app, engine):
     refused = post(outsider, "/design/migrate", process="case_flow", old="1", new="2", instance=str(app.instance_id))
     assert "does not exist" in refused.get_data(as_text=True) and engine.instance(app.instance_id).version == 1
 
+    rows = f"/design/migrate/rows?process=case_flow&old=1&new=2&ids={app.instance_id}"
+    assert CASE not in outsider.get(rows).get_data(as_text=True)
     client = login(app, "sheji")
     preview = client.get("/design/migrate?process=case_flow&old=1&new=2").get_data(as_text=True)
-    assert CASE in preview and "可以迁移" in preview
+    assert CASE in preview and f"ids={app.instance_id}" in preview          # each row is checked by migrate_rows
+    checked = client.get(rows).get_data(as_text=True)
+    assert "可以迁移" in checked and f'name="instance" value="{app.instance_id}"' in checked
     done = post(client, "/design/migrate", process="case_flow", old="1", new="2", instance=str(app.instance_id))
     assert "已迁移到版本 2" in done.get_data(as_text=True)
     assert engine.instance(app.instance_id).version == 2

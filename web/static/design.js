@@ -317,7 +317,7 @@
     };
     var rows = el("tbody");
     function addRow(id, value, type) {
-      var remove = el("button", {type: "button", "class": "link", text: self.texts.msgRemove});
+      var remove = el("button", {type: "button", "class": "link", title: self.texts.msgRemove, text: "×"});
       var row = el("tr", {}, [el("td", {}, [el("input", {value: id || "", "data-param": "id"})]),
                              el("td", {}, [el("input", {value: value || "", "data-param": "value",
                                                         "data-type": type || "str"})]),
