@@ -7,13 +7,16 @@ over the task table instead, in creation order; queries for finished or predicte
 task, keep SpiffWorkflow's own walk.
 
 The module also lifts SpiffWorkflow's depth-1000 iterator limit: past it, the open task of a long loop became
-invisible and the case looked completed.
+invisible and the case looked completed; and it keeps a non-interrupting message boundary event armed while its
+activity runs (BPMN lets it occur any number of times; SpiffWorkflow 3.2 disarms it after the first message).
 """
 from __future__ import annotations
 
 import sys
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent
 from SpiffWorkflow.bpmn.util.task import BpmnTaskFilter, BpmnTaskIterator
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
@@ -22,6 +25,25 @@ _FILTER_KEYS = {"state", "manual", "spec_name", "spec_class", "lane", "catches_e
 
 TaskIterator.__init__.__defaults__ = (None, sys.maxsize, True, None)
 BpmnTaskIterator.__init__.__defaults__ = (None, sys.maxsize, True, False, None)
+
+_boundary_run_hook = BoundaryEvent._run_hook
+
+
+def _rearm_after_message(self, my_task):
+    """Run the boundary event, then, if it is a non-interrupting message event and its activity still runs, wait
+    for the next message with a fresh sibling (the activity's join cancels it when the activity ends)."""
+    result = _boundary_run_hook(self, my_task)
+    if not self.cancel_activity and isinstance(self.event_definition, MessageEventDefinition):
+        split = my_task.parent
+        if any(not isinstance(t.task_spec, BoundaryEvent) and not t.has_state(TaskState.FINISHED_MASK)
+               for t in split.children):
+            again = split._add_child(self, TaskState.WAITING)
+            self._predict(again, mask=TaskState.NOT_FINISHED_MASK)
+            self._update(again)
+    return result
+
+
+BoundaryEvent._run_hook = _rearm_after_message
 
 
 class ZhixingWorkflow(BpmnWorkflow):

@@ -70,6 +70,7 @@ class Report:
         self.decisions: dict[str, str] = {}                      # decision id -> file
         self.by_id: dict[str, list[tuple[str, etree._Element]]] = defaultdict(list)
         self.lanes: dict[str, dict[str, etree._Element]] = {}    # file -> flow node id -> lane element
+        self.lane_overrides: dict[str, dict[str, tuple]] = {}    # file -> node id -> (own lane, subprocess)
         self.schemas_checked: set[str] = set()
 
     def add(self, file: str, el, message: str, element_id: str | None = None) -> None:
@@ -160,6 +161,7 @@ class Report:
                 self.processes.setdefault(proc.get("id", ""), name)
             # innermost lane wins, as in SpiffWorkflow (document order visits parents first)
             self.lanes[name] = {ref.text.strip(): ref.getparent() for ref in root.iter(q("flowNodeRef")) if ref.text}
+            self._subprocess_lanes(name, root)
         for name, root in self.dmn.items():
             decisions = [el for el in root if local(el) == "decision"]
             for extra in decisions[1:]:
@@ -169,6 +171,22 @@ class Report:
                 self.decisions.setdefault(decisions[0].get("id", ""), name)
             else:
                 self.add(name, root, "defines no decision; add a decision table or remove the file", "-")
+
+    def _subprocess_lanes(self, name: str, root) -> None:
+        """SpiffWorkflow gives every node inside a subprocess that is in a lane the subprocess's lane, whatever
+        lane the node itself is in (outer subprocesses first, as its parser goes)."""
+        lanes, overrides = self.lanes[name], self.lane_overrides.setdefault(name, {})
+        for sub in root.iter(q("subProcess")):
+            lane = lanes.get(sub.get("id"))
+            if lane is None:
+                continue
+            for el in sub.iter():
+                node_id = el.get("id") if el is not sub and isinstance(el.tag, str) else None
+                if node_id:
+                    own = lanes.get(node_id)
+                    if own is not None and own.get("name") != lane.get("name"):
+                        overrides.setdefault(node_id, (own, sub))
+                    lanes[node_id] = lane
 
     # ------------------------------------------------------------------ SpiffWorkflow's parse
     def spiff_parse(self) -> None:

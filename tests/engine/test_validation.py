@@ -88,6 +88,10 @@ CASES = {
         f"name the lane after a role: {ROLE_LIST}",
         "lanes.bpmn:17: outside: user task is not in a lane; put it in the lane of the role that does it",
         "lanes.bpmn:18: deliver: manual task is not in a lane; put it in the lane of the role that does it"],
+    "subprocess_lane": [
+        "subprocess_lane.bpmn:19: approve: user task is in lane 'president' but inside subprocess 'stage', which is in "
+        "lane 'implementation_officer': SpiffWorkflow gives every task of a subprocess the subprocess's lane; leave "
+        "the subprocess out of the lanes, or put the task in its lane"],
     "no_lanes": [
         "no_lanes.bpmn:5: review: user task is not in a lane; put it in the lane of the role that does it"],
     "forms": [
