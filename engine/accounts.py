@@ -33,6 +33,8 @@ def upsert_user(conn: sa.Connection, username: str, display_name: str, roles: li
 
 
 def roles_of(conn: sa.Connection, username: str) -> list[tuple[str, str]]:
+    """The user's ``(court, role)`` grants; none while the user is deactivated."""
     rows = conn.execute(sa.select(user_roles.c.court, user_roles.c.role)
-                        .join(users, users.c.id == user_roles.c.user_id).where(users.c.username == username))
+                        .join(users, users.c.id == user_roles.c.user_id)
+                        .where(users.c.username == username, users.c.active.is_(True)))
     return sorted((r.court, r.role) for r in rows)

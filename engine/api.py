@@ -9,6 +9,7 @@ from pathlib import Path
 from engine import audit, clock as clocks, courts, holidays, queries
 from engine import metrics as case_metrics
 from engine.accounts import roles_of, upsert_user
+from engine.admin import Administration
 from engine.casework import Casework
 from engine.commands.deadlines import RecomputeProvisionalDeadlines
 from engine.commands.deploy import Deploy
@@ -20,8 +21,11 @@ from engine.commands.tasks import ClaimTask, CompleteTask
 from engine.design import Designer
 from engine.errors import DefinitionInvalid
 from engine.executor import Executor
+from engine.integration import Integration
 from engine.legal_time import HolidayCalendar
+from engine.public import PublicAccess
 from engine.store.database import create_engine, database_url, upgrade
+from engine.tokens import Tokens
 from engine.validation import validate_files, validate_paths
 from engine.worker import JobRunner
 
@@ -62,6 +66,10 @@ class Engine:
         self.jobs = JobRunner(self.executor, registry, worker_id)
         self.casework = Casework(self.executor)     # officers' reads and verbs (engine/casework.py)
         self.design = Designer(self)        # designers' verbs and reads (流程设计): drafts, compare, migrate
+        self.admin = Administration(self.executor)   # accounts per court (系统管理, engine/admin.py)
+        self.tokens = Tokens(self.executor)          # API tokens, stored hashed (engine/tokens.py)
+        self.public = PublicAccess(self.executor)    # public case progress (执行公开, engine/public.py)
+        self.integration = Integration(self.executor)   # the REST API's own reads (engine/integration.py)
 
     # -- schema and reference data -------------------------------------------------------------------------
     def init_schema(self) -> list[int]:
@@ -100,6 +108,10 @@ class Engine:
 
     def roles_of(self, username: str) -> list[tuple[str, str]]:
         return self.executor.read(lambda conn: roles_of(conn, username))
+
+    def public_code(self, case_no: str) -> str:
+        """The verification code (查询码) a party uses to follow the case at /public; print it on the notice."""
+        return self.public.code(case_no)
 
     # -- definitions ----------------------------------------------------------------------------------------
     def validate(self, files: Mapping[str, bytes]):

@@ -61,6 +61,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(cases.bp)
     from web import design
     app.register_blueprint(design.bp)
+    from web import admin, api, public       # REST API, public case progress (执行公开), accounts
+    app.register_blueprint(api.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(admin.bp)
 
     @app.after_request
     def security_headers(response):
@@ -83,6 +87,9 @@ def create_app(config: dict | None = None) -> Flask:
                 500: "服务器内部错误，已记录 (internal error, logged)"}
 
     def http_error(exc):
+        if request.path.startswith("/api/"):        # the API answers in JSON, never in HTML (web/api/base.py)
+            from web.api.base import http_error as api_http_error
+            return api_http_error(exc)
         code = getattr(exc, "code", 500) or 500
         detail = getattr(exc, "description", None) if code == 400 else None
         return render_template("error.html", message=detail or messages.get(code, messages[500])), code

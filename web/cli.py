@@ -271,3 +271,47 @@ def user_cmd(username, display_name, roles, password):
         raise ZhixingError("--role takes COURT:ROLE")
     _engine().add_user(username, display_name, grants, generate_password_hash(password))
     click.echo(f"user {username} saved with {len(grants)} role(s)")
+
+
+@main.group()
+def token():
+    """API tokens (接口令牌) for /api/v1: a token acts as its user, within the roles and courts it is given."""
+
+
+@token.command("create")
+@click.argument("username")
+@click.option("--name", required=True, help="which system uses the token")
+@click.option("--role", "roles", multiple=True, help="only this role (repeatable; default: all the user's roles)")
+@click.option("--court", "courts", multiple=True, help="only this court (repeatable; default: all the user's)")
+@click.option("--days", type=int, help="expires after this many days (default: never)")
+@click.option("--actor", default="cli", help="who creates it (recorded with the token)")
+@friendly
+def token_create(username, name, roles, courts, days, actor):
+    """Create a token; its secret is printed this once (only its hash is stored)."""
+    view, secret = _engine().tokens.create(username, name, actor, roles, courts, days)
+    click.echo(f"token #{view.id} for {username} ({view.name}); shown this once, keep it safe:", err=True)
+    click.echo(secret)
+
+
+@token.command("list")
+@click.option("--user", "username", help="only this user's tokens")
+@friendly
+def token_list(username):
+    """List tokens (never their secrets), newest first."""
+    engine = _engine()
+    now = engine.clock.now()
+    for t in engine.tokens.list(username=username):
+        state = "revoked" if t.revoked_at else "active" if t.active(now) else "expired"
+        scope = f"{','.join(t.courts) or 'all courts'} / {','.join(t.roles) or 'all roles'}"
+        used = f"last used {t.last_used_at:%Y-%m-%d %H:%M} UTC" if t.last_used_at else "never used"
+        click.echo(f"#{t.id} {t.username} {t.name!r} {t.hint}… {scope} {state}, {used}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@click.option("--actor", default="cli")
+@friendly
+def token_revoke(token_id, actor):
+    """Revoke a token: it stops working at once."""
+    view = _engine().tokens.revoke(token_id, actor)
+    click.echo(f"token #{view.id} of {view.username} ({view.name}) revoked")

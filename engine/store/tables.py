@@ -261,3 +261,40 @@ task_drafts = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     sa.Column("saved_at", UTCDateTime, nullable=False),
 )
+
+# API tokens (接口令牌): only the SHA-256 of the secret is kept; ``roles``/``courts`` narrow the user's grants
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hint", sa.String(16), nullable=False),
+    sa.Column("roles", sa.JSON),
+    sa.Column("courts", sa.JSON),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime),
+    sa.Column("last_used_at", UTCDateTime),
+    sa.Column("revoked_at", UTCDateTime),
+    sa.Column("revoked_by", sa.String(64)),
+)
+
+# public case progress (执行公开): the verification code of a case is derived from a key kept outside the store and
+# this row's nonce; the store keeps only a slow hash of it
+public_codes = sa.Table(
+    "public_codes", metadata,
+    sa.Column("case_no", sa.String(64), primary_key=True),
+    sa.Column("nonce", sa.String(32), nullable=False),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+)
+
+# public lookups per client address in the last minute (rate limit shared by every web process)
+public_lookups = sa.Table(
+    "public_lookups", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("client", sa.String(64), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Index(None, "client", "at"),
+)
