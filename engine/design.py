@@ -127,6 +127,10 @@ class Designer:
             grouped.setdefault(r.process_id, []).append(VersionSummary(*r))
         return [ProcedureSummary(pid, vs[-1].name, tuple(vs)) for pid, vs in grouped.items()]
 
+    def newest_version(self, process_id: str) -> int | None:
+        return self._read(lambda conn: conn.execute(sa.select(sa.func.max(definitions.c.version))
+                                                    .where(definitions.c.process_id == process_id)).scalar())
+
     def version_diagram(self, process_id: str, version: int) -> tuple[str, str]:
         """``(file name, XML)`` of the diagram holding ``process@version``, with a layout if it had none."""
         def read(conn):
@@ -148,8 +152,7 @@ class Designer:
         """A draft of the set ``process@version`` was deployed with (see ``_draft_set``)."""
         def write(conn):
             row = _definition(conn, process_id, version)
-            files = {name: ensure_layout(text) if name.endswith(".bpmn") else text
-                     for name, text in _draft_set(conn, row).items()}
+            files = _draft_set(conn, row)
             now = self.engine.clock.now()
             draft_id = conn.execute(design_drafts.insert().values(
                 process_id=process_id, base_version=version, main_file=row.file_name, created_by=actor,
@@ -173,6 +176,14 @@ class Designer:
                                  .where(design_draft_files.c.draft_id == draft_id)).all()
             return _draft_view(row, {n: c for n, c in files})
         return self._read(read)
+
+    def editor_file(self, draft_id: int, name: str) -> str:
+        """A file of the draft as the editor opens it: a diagram without a layout gets one (kept once saved; a
+        file nobody saves is deployed as it was, so a draft never changes the other procedures of its set)."""
+        files = self.draft(draft_id).files
+        if name not in files:
+            raise NotFound(f"{name} is not a file of draft {draft_id}")
+        return ensure_layout(files[name]) if name.endswith(".bpmn") else files[name]
 
     def save_file(self, draft_id: int, name: str, content: str, actor: str) -> None:
         """Store one file of a draft (a new form or table may be added beside the diagram)."""

@@ -72,6 +72,7 @@ def edit(draft_id: int):
 def _edit_page(draft, name: str, content: str, form_error: str | None = None, status: int = 200):
     json_files = sorted(f for f in draft.files if f.endswith(".json"))
     return render_template("design/edit.html", draft=draft, name=name, content=content,
+                           newest=_engine().design.newest_version(draft.process_id),
                            diagrams=sorted(set(draft.files) - set(json_files)), json_files=json_files,
                            forms=[f for f in json_files if f.endswith(".schema.json")],
                            operators=_engine().design.operators(), form_error=form_error), status
@@ -80,12 +81,9 @@ def _edit_page(draft, name: str, content: str, form_error: str | None = None, st
 @bp.get("/drafts/<int:draft_id>/file")
 @requires(ROLE)
 def file(draft_id: int):
-    draft = _engine().design.draft(draft_id)
     name = request.args.get("name", "")
-    if name not in draft.files:
-        abort(404)
-    return Response(draft.files[name], mimetype="application/xml" if name.endswith((".bpmn", ".dmn"))
-                    else "application/json")
+    return Response(_engine().design.editor_file(draft_id, name),
+                    mimetype="application/xml" if name.endswith((".bpmn", ".dmn")) else "application/json")
 
 
 @bp.post("/drafts/<int:draft_id>/file")

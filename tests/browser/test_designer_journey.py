@@ -164,3 +164,30 @@ def test_the_dmn_editor_opens_and_saves_a_decision_table(page, live_server):
     assert decision_rules(saved) == decision_rules(dmn) and len(decision_rules(dmn)) == 3
     page.get_by_test_id("validate").click()
     page.get_by_test_id("status").filter(has_text="校验通过").wait_for()
+
+
+def test_the_engine_properties_panel_edits_what_the_engine_reads(page, live_server):
+    login(page, "sheji")
+    open_newest(page, "objection_review")
+    draft_url = page.url.split("?")[0]
+    page.goto(f"{draft_url}?file=enforcement_start.bpmn")
+    page.wait_for_selector("[data-testid=canvas] .djs-element")
+
+    def select(element_id):
+        page.evaluate("""(id) => { const m = window.zhixingModeler;
+            m.get('selection').select(m.get('elementRegistry').get(id)); }""", element_id)
+
+    select("check_filing")
+    page.fill("[data-testid=engine-props] input[data-property=dueIn]", "P5D")
+    page.press("[data-testid=engine-props] input[data-property=dueIn]", "Tab")
+    select("flow_accept")
+    page.fill("[data-testid=engine-props] textarea[name=condition]", "conditions_met and amount > 0")
+    page.press("[data-testid=engine-props] textarea[name=condition]", "Tab")
+    page.get_by_test_id("save").click()
+    page.get_by_test_id("status").filter(has_text="已保存").wait_for()
+    saved = etree.fromstring(page.request.get(f"{draft_url}/file?name=enforcement_start.bpmn").body())
+    [due] = saved.xpath("//*[@id='check_filing']//*[local-name()='property'][@name='dueIn']/@value")
+    [condition] = saved.xpath("//*[@id='flow_accept']/*[local-name()='conditionExpression']/text()")
+    assert (due, condition) == ("P5D", "conditions_met and amount > 0")
+    form = saved.xpath("//*[@id='check_filing']//*[local-name()='property'][@name='formJsonSchemaFilename']/@value")
+    assert form == ["check_filing.schema.json"]          # the other properties are kept

@@ -209,3 +209,27 @@ def test_pages_in_english(app):
     post(client, "/language/en")
     page = client.get("/design/").get_data(as_text=True)
     assert "Deployed procedures" in page and "Open in the modeler" in page
+
+
+def test_a_draft_of_an_older_version_says_so(app, engine):
+    client = login(app, "sheji")
+    draft = new_draft(client)
+    assert 'data-testid="stale-draft"' not in client.get(draft).get_data(as_text=True)
+    files = {p.name: p.read_bytes() for p in ENGINE_BPMN.iterdir()}
+    engine.deploy({**files, "case_flow.bpmn": files["case_flow.bpmn"].replace(b"Decide on measures", b"Decide")})
+    assert 'data-testid="stale-draft"' in client.get(draft).get_data(as_text=True)
+
+
+def test_a_draft_never_rolls_back_another_procedure_deployed_since(app, engine):
+    from engine import StateError
+
+    old_draft = engine.design.create_draft("case_flow", 1, "sheji")
+    files = {p.name: p.read_bytes() for p in ENGINE_BPMN.iterdir()}
+    newer = files["objection.bpmn"].replace(b"Rule on the objection", b"Rule on it")
+    engine.deploy({**files, "objection.bpmn": newer})                      # objection@2
+    with pytest.raises(StateError, match="roll back objection"):
+        engine.design.deploy_draft(old_draft, "sheji")
+    fresh = engine.design.create_draft("case_flow", 1, "sheji")           # takes objection as deployed now
+    assert engine.design.draft(fresh).files["objection.bpmn"] == newer.decode()
+    views = {v.process_id: v for v in engine.design.deploy_draft(fresh, "sheji")}
+    assert not views["objection"].created and views["objection"].version == 2
