@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import g, request
 
 from engine.errors import NotFound
-from web.api.base import ApiError, body, bp, engine, not_found, page_of, paging, pick, require
+from web.api.base import ApiError, body, bp, engine, not_found, page_of, paging, require
 from web.api.cases import instance_json, task_json
 from web.auth import OFFICER_ROLES
 
