@@ -14,10 +14,15 @@ DOC_TYPES = {   # code -> (template title, name of the document, fields that mus
     "restriction_order": ("限制消费令", "限制消费令", ("applicant_name", "basis", "debtor_id")),
     "final_ruling": ("执行裁定书", "终结本次执行程序裁定书", ("applicant_name", "basis", "amount")),
     "closing_notice": ("结案通知书", "结案通知书", ("applicant_name", "basis", "closing_mode")),
+    "transfer_ruling": ("执行裁定书", "成交确认 / 以物抵债裁定书",
+                        ("applicant_name", "disposal", "asset_description", "buyer", "price")),
 }
 CLOSING_MODES = {   # J1 item 64: the six ways an enforcement case closes
     "fully_performed": "执行完毕", "final_closure": "终结本次执行程序", "terminated": "终结执行",
     "cancelled": "销案", "refused": "不予执行", "rejected": "驳回申请",
+}
+DISPOSALS = {      # how a transfer ruling's asset was realised (J8 Arts 16, 20; J9 Art 26)
+    "auction": "拍卖成交", "sale": "变卖成交", "in_lieu": "以物抵债",
 }
 DEFAULTS = {        # fields a template uses when the diagram does not give them [P: common court practice]
     "court_name": "××××人民法院",

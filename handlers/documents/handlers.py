@@ -1,5 +1,6 @@
 """``document.generate``: fill a court-document template (执行通知书, 报告财产令, 限制消费令, 终本裁定书,
-结案通知书) and write the .docx under ``ZHIXING_DOCUMENT_DIR`` (default ``var/documents/``).
+结案通知书, 成交确认/以物抵债裁定书) and write the .docx under ``ZHIXING_DOCUMENT_DIR`` (default
+``var/documents/``).
 
 The result is small (path, type, sha256), never the bytes. The file name comes from the idempotency key and the
 rendering is reproducible, so a re-run writes the same file with the same hash."""
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from handlers.base import HandlerContext
 from handlers.credit.adapter import RESTRICTIONS
-from handlers.documents.catalogue import CLOSING_MODES, DEFAULTS, DOC_TYPES, template_path
+from handlers.documents.catalogue import CLOSING_MODES, DEFAULTS, DISPOSALS, DOC_TYPES, template_path
 from handlers.documents.render import render, write_atomically
 from handlers.errors import map_errors
 from handlers.money import fmt_cn, parse_amount
@@ -58,6 +59,8 @@ def document_generate(ctx: HandlerContext, doc_type: str, debtor_name: str, case
     if doc_type == "closing_notice":
         mode = choice("fields.closing_mode", context["closing_mode"], CLOSING_MODES)
         context["closing_mode_cn"] = CLOSING_MODES[mode]
+    if doc_type == "transfer_ruling":
+        choice("fields.disposal", context["disposal"], DISPOSALS)
     context["restrictions"] = list(RESTRICTIONS)
     data = render(template_path(doc_type), context)
     key = hashlib.sha256(ctx.idempotency_key.encode()).hexdigest()[:12]

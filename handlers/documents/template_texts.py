@@ -79,4 +79,24 @@ TEXTS: dict[str, list[tuple[str, str]]] = {
         ("body", "本案已以“{{ closing_mode_cn }}”方式结案。"),
         ("body", "特此通知。"),
     ] + TAIL,
+    "transfer_ruling": HEAD + [
+        ("flush", "申请执行人：{{ applicant_name }}。"),
+        ("flush", PARTY_LINE),
+        ("flush", "{{ '承受人' if disposal == 'in_lieu' else '买受人' }}：{{ buyer }}。"),
+        ("body", "本院在执行申请执行人{{ applicant_name }}与被执行人{{ debtor_name }}纠纷一案"
+                 "{% if basis %}（执行依据：{{ basis }}）{% endif %}中，"
+                 "{% if disposal == 'in_lieu' %}依法拍卖被执行人的下列财产：{{ asset_description }}，拍卖未能成交。"
+                 "申请执行人{{ buyer }}同意以该次拍卖的保留价{{ price }}元接受该财产抵偿债务。"
+                 "{% else %}依法通过网络司法拍卖平台{{ '变卖' if disposal == 'sale' else '公开拍卖' }}被执行人的下列财产："
+                 "{{ asset_description }}。买受人{{ buyer }}以{{ price }}元{{ '买受' if disposal == 'sale' else '竞得' }}，"
+                 "并已缴清全部价款。{% endif %}"),
+        ("body", "依照《中华人民共和国民事诉讼法》第二百五十八条，《最高人民法院关于人民法院民事执行中拍卖、变卖财产的规定》"
+                 "{{ '第十六条、' if disposal == 'in_lieu' else '' }}第二十条、第二十六条的规定，裁定如下："),
+        ("body", "一、上述财产的所有权或者其他财产权自本裁定送达{{ '承受人' if disposal == 'in_lieu' else '买受人' }}"
+                 "{{ buyer }}时起转移；"),
+        ("body", "二、{% if disposal == 'in_lieu' %}上述财产作价{{ price }}元抵偿被执行人应付申请执行人的债务；"
+                 "{% else %}解除对上述财产的查封、扣押、冻结；{% endif %}"),
+        ("body", "三、{{ '承受人' if disposal == 'in_lieu' else '买受人' }}可以持本裁定书到登记机构办理相关产权过户登记手续。"),
+        ("body", "本裁定送达后即发生法律效力。"),
+    ] + TAIL,
 }

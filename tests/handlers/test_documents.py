@@ -22,6 +22,8 @@ EXTRA = {
     "restriction_order": {"debtor_id": RONGHUI[0], "fields": {"legal_representative": "李敏"}},
     "final_ruling": {"amount": "86000", "debtor_id": CHEN[0], "fields": {"recovered": "1200", "blacklisted": True}},
     "closing_notice": {"fields": {"closing_mode": "fully_performed", "recovered": 86000}},
+    "transfer_ruling": {"fields": {"disposal": "auction", "asset_description": "成都市锦江区东大街住宅",
+                                   "buyer": "张三", "price": "960,000.00"}},
 }
 
 
@@ -55,6 +57,11 @@ def test_document_contents(call):
     assert "法定代表人：李敏" in body and "统一社会信用代码" in body and "（9）乘坐G字头" in body
     assert "执行完毕" in text_of(generate(call, "closing_notice"))
     assert "5日内" in text_of(generate(call, "asset_report_order"))
+    body = text_of(generate(call, "transfer_ruling"))
+    assert "买受人张三以960,000.00元竞得" in body and "送达买受人张三时起转移" in body
+    in_lieu = {"disposal": "in_lieu", "asset_description": "川A·8K2J3", "buyer": APPLICANT, "price": "105,000.00"}
+    body = text_of(generate(call, "transfer_ruling", fields=in_lieu))
+    assert "作价105,000.00元抵偿" in body and "承受人" in body and "第十六条" in body
 
 
 def test_names_are_escaped_not_interpreted(call):
@@ -78,6 +85,9 @@ def test_same_key_same_file_and_hash(call):
     ("closing_notice", {"fields": {}}, "fields.closing_mode"),
     ("closing_notice", {"fields": {"closing_mode": "happy"}}, "fields.closing_mode"),
     ("final_ruling", {"fields": {"recovered": "90000"}}, "fields.recovered"),
+    ("transfer_ruling", {"fields": {"disposal": "gift", "asset_description": "x", "buyer": "y", "price": "1"}},
+     "fields.disposal"),
+    ("transfer_ruling", {"fields": {"disposal": "sale", "asset_description": "x", "price": "1"}}, "fields.buyer"),
     ("final_ruling", {"fields": {"recovered": "-1"}}, "fields.recovered"),
     ("asset_report_order", {"fields": {"report_days": 0}}, "fields.report_days"),
     ("asset_report_order", {"fields": {"Bad-Key": 1}}, "fields.Bad-Key"),
