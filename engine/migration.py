@@ -108,11 +108,17 @@ def plan_migration(workflow, old_meta: dict, new_spec_json: str, new_meta: dict,
         for task in flow.tasks.values():
             if task.id in kept and task.state & (TaskState.READY | TaskState.WAITING):
                 task.internal_data = kept[task.id]       # a running timer keeps its start and due time
-    stray = sorted({task.task_spec.name for flow, target in flows for task in flow.tasks.values()
-                    if target.task_specs.get(task.task_spec.name) is not task.task_spec})
-    if stray:
-        plan.reasons.append("the case already passed " + ", ".join(stray) + ", which the new version removes; "
+    stray = [task for flow, target in flows for task in flow.tasks.values()
+             if target.task_specs.get(task.task_spec.name) is not task.task_spec]
+    passed = sorted({t.task_spec.name for t in stray if t.state & TaskState.FINISHED_MASK})
+    planned = sorted({t.task_spec.name for t in stray} - set(passed))
+    if passed:
+        plan.reasons.append("the case already passed " + ", ".join(passed) + ", which the new version removes; "
                             "its history could not be read on the new version")
+    if planned:
+        plan.reasons.append("the case's predicted path still holds " + ", ".join(planned) + ", which the new "
+                            "version removes")
+    if stray:
         return plan
     if not verify:
         return plan
