@@ -25,6 +25,7 @@ from engine.integration import Integration
 from engine.legal_time import HolidayCalendar
 from engine.public import PublicAccess
 from engine.store.database import create_engine, database_url, upgrade
+from engine.supervision import Supervision
 from engine.tokens import Tokens
 from engine.validation import validate_files, validate_paths
 from engine.worker import JobRunner
@@ -65,6 +66,7 @@ class Engine:
         self.executor = Executor(self.db, self.clock, self.calendar)
         self.jobs = JobRunner(self.executor, registry, worker_id)
         self.casework = Casework(self.executor)     # officers' reads and verbs (engine/casework.py)
+        self.supervision = Supervision(self.executor, self.clock)   # supervisors' reads (engine/supervision.py)
         self.design = Designer(self)        # designers' verbs and reads (流程设计): drafts, compare, migrate
         self.admin = Administration(self.executor)   # accounts per court (系统管理, engine/admin.py)
         self.tokens = Tokens(self.executor)          # API tokens, stored hashed (engine/tokens.py)

@@ -59,6 +59,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(tasks.bp)
     from web import cases
     app.register_blueprint(cases.bp)
+    from web import supervise
+    app.register_blueprint(supervise.bp)
     from web import design
     app.register_blueprint(design.bp)
     from web import admin, api, public       # REST API, public case progress (执行公开), accounts

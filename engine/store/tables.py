@@ -99,6 +99,10 @@ instances = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("ended_at", UTCDateTime),
     sa.Index(None, "court", "status", "process_id"),
+    # supervisors' lists and dashboard (migration 0007; and expression indexes on fields owner, term_due_on)
+    sa.Index(None, "court", "status", "updated_at"),
+    sa.Index(None, "court", "status", "definition_id", "stage"),
+    sa.Index(None, "court", "case_no"),
 )
 
 human_tasks = sa.Table(
