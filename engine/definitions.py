@@ -115,24 +115,26 @@ _PROPERTY = ("{http://www.omg.org/spec/BPMN/20100524/MODEL}extensionElements/"
              "{http://spiffworkflow.org/bpmn/schema/1.0/core}property")
 
 
-def _properties_of(files: Mapping[str, bytes], tag: str, key: str) -> dict[str, dict[str, str]]:
-    """``spiffworkflow:property`` values of every ``tag`` element (by its ``key`` attribute) in the set's diagrams:
-    SpiffWorkflow parses none for processes and messages."""
-    out = {}
+def _elements(files: Mapping[str, bytes], tag: str):
+    """Each ``tag`` element of the set's diagrams with its ``spiffworkflow:property`` values, which SpiffWorkflow
+    does not parse for processes and messages."""
     parser = etree.XMLParser(resolve_entities=False, no_network=True)
-    for name, content in files.items():
+    for name, content in sorted(files.items()):
         if name.endswith(".bpmn"):
             for element in etree.fromstring(content, parser).iter(_BPMN + tag):
-                out[element.get(key)] = {p.get("name"): p.get("value") for p in element.findall(_PROPERTY)}
-    return out
+                yield element, {p.get("name"): p.get("value") for p in element.findall(_PROPERTY)}
 
 
 def _process_properties(files: Mapping[str, bytes]) -> dict[str, dict[str, str]]:
     """``caseType``, ``correlationKey`` and ``caseFields`` of each process."""
-    return _properties_of(files, "process", "id")
+    return {process.get("id"): props for process, props in _elements(files, "process")}
 
 
 def _message_keys(files: Mapping[str, bytes]) -> dict[str, str]:
-    """Messages that correlate on another field than their process's key (``correlationKey`` on the message)."""
-    return {name: props["correlationKey"] for name, props in _properties_of(files, "message", "name").items()
-            if props.get("correlationKey")}
+    """Messages that correlate on another field than their process's key (``correlationKey`` on the message).
+    Several files may declare a shared message; a key declared in any of them counts."""
+    keys: dict[str, str] = {}
+    for message, props in _elements(files, "message"):
+        if props.get("correlationKey"):
+            keys.setdefault(message.get("name"), props["correlationKey"])
+    return keys

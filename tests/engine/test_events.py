@@ -71,3 +71,12 @@ def test_message_keyed_by_debtor_reaches_every_case_of_that_debtor(watch):
         assert fields(watch, view.id)["outcome"] == "alerted by 执转破"
     assert watch.instance(other.id).status == "running"
     assert watch.correlate("debtor_alert", "C-3", {"source": "wrong key"}).status == "unmatched"
+
+
+def test_a_message_key_declared_in_any_file_of_the_set_counts():
+    from engine.definitions import _message_keys
+    keyed = (EVENTS_BPMN / "debtor_watch.bpmn").read_bytes()
+    plain = b'<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">' \
+            b'<bpmn:message id="m" name="debtor_alert"/></bpmn:definitions>'
+    for files in ({"a.bpmn": keyed, "z.bpmn": plain}, {"a.bpmn": plain, "z.bpmn": keyed}):
+        assert _message_keys(files) == {"debtor_alert": "debtor_id"}
