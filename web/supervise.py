@@ -154,6 +154,8 @@ def export():
         abort(400, "; ".join(f"{k}: {v}" for k, v in errors.items()))
     rows = _engine().supervision.export(filters)
 
+    due_day = current_app.jinja_env.filters["due_day"]      # a deadline as officers read it (web/tasks.py)
+
     def local(moment):
         return moment.astimezone(COURT_TZ).strftime("%Y-%m-%d %H:%M") if moment else ""
 
@@ -171,7 +173,7 @@ def export():
             writer.writerow([cell(v) for v in (
                 r.id, r.case_no, r.court, r.process_id, r.version, r.status, r.stage, r.owner,
                 " / ".join(t.name for t in r.open_tasks), " / ".join(t.role for t in r.open_tasks),
-                " / ".join(local(t.due_at) for t in r.open_tasks), int(r.overdue), r.incidents, r.term_due_on,
+                " / ".join(due_day(t.due_at) for t in r.open_tasks), int(r.overdue), r.incidents, r.term_due_on,
                 local(r.started_at), local(r.last_activity))])
             if n % 200 == 0:
                 yield buffer.getvalue()
