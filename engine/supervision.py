@@ -31,8 +31,8 @@ from engine import courts as court_registry
 from engine.errors import InvalidInput, NotFound
 from engine.layout import ensure_layout
 from engine.legal_time import COURT_TZ, parse_period
-from engine.store.tables import (courts, definitions, deployment_files, events, human_tasks, instances, jobs,
-                                 subscriptions)
+from engine.metrics import court_tree, with_subordinates
+from engine.store.tables import definitions, deployment_files, events, human_tasks, instances, jobs, subscriptions
 
 STATUSES = ("running", "suspended", "completed", "terminated")
 # events that move a token: the next node opens when one of these happens
@@ -204,14 +204,10 @@ class Procedure:
 # -- scope ------------------------------------------------------------------------------------------------------
 def court_scope(conn, codes, include_subordinates: bool = False) -> list[str]:
     """The courts given and, if asked, every court below them in the hierarchy (上级法院监督下级法院)."""
-    scope = list(dict.fromkeys(codes))
-    if include_subordinates:
-        parents = dict(conn.execute(sa.select(courts.c.code, courts.c.parent_code)).all())
-        frontier = set(scope)
-        while frontier:
-            frontier = {code for code, parent in parents.items() if parent in frontier and code not in scope}
-            scope += sorted(frontier)
-    return scope
+    if not include_subordinates:
+        return list(dict.fromkeys(codes))
+    tree = court_tree(conn)
+    return list(dict.fromkeys(court for code in codes for court in with_subordinates(tree, code)))
 
 
 def procedures(conn) -> list[Procedure]:
