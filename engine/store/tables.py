@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
 metadata = sa.MetaData(naming_convention={
@@ -46,6 +47,9 @@ class UTCDateTime(TypeDecorator):
             value = datetime.fromisoformat(value)
         return value.replace(tzinfo=timezone.utc)
 
+
+# the case fields supervisors filter on: jsonb on PostgreSQL (read key by key without re-parsing), JSON elsewhere
+CASE_FIELDS = sa.JSON().with_variant(JSONB(), "postgresql")
 
 deployments = sa.Table(
     "deployments", metadata,
@@ -92,7 +96,7 @@ instances = sa.Table(
     sa.Column("state", sa.LargeBinary, nullable=False),
     sa.Column("serializer_version", sa.String(16), nullable=False),
     sa.Column("state_version", sa.Integer, nullable=False),
-    sa.Column("fields", sa.JSON, nullable=False),
+    sa.Column("fields", CASE_FIELDS, nullable=False),
     sa.Column("last_seq", sa.Integer, nullable=False),
     sa.Column("last_hash", sa.String(64), nullable=False),
     sa.Column("started_at", UTCDateTime, nullable=False),
