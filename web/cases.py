@@ -79,8 +79,10 @@ def show(case_no: str):
         case = engine().casework.case(case_no, courts_for(*CASE_ROLES))
     except NotFound:
         return _not_found(case_no)
+    # the verification code a party uses at /public (执行公开): officers print it on the notice
+    public_code = engine().public_code(case_no) if case.court in courts_for(*OFFICER_ROLES) else None
     return render_template("case.html", case=case, actions=ACTIONS, relations=RELATIONS,
-                           measure_statuses=MEASURE_STATUSES, hidden=HIDDEN_DATA)
+                           measure_statuses=MEASURE_STATUSES, hidden=HIDDEN_DATA, public_code=public_code)
 
 
 @bp.get("/cases/<case_no>/documents/<path:path>")

@@ -359,6 +359,18 @@ def test_control_measure_close_to_expiry_is_marked(engine, client):
     assert 'data-testid="expiring"' in page and "18 天后到期" in page
 
 
+def test_officers_see_the_public_code_that_opens_the_public_page(engine, client, app):
+    start(engine, "（2026）川0104执1号")
+    login(client, "officer")
+    page = text(client.get("/cases/（2026）川0104执1号"))
+    code = re.search(r'data-testid="public-code">([^<]+)<', page).group(1)
+    assert code == engine.public_code("（2026）川0104执1号")
+    assert engine.public.lookup("（2026）川0104执1号", code, "198.51.100.7") is not None
+    supervisor = app.test_client()
+    login(supervisor, "watcher")                    # supervisors read the case but print no notices
+    assert 'data-testid="public-code"' not in text(supervisor.get("/cases/（2026）川0104执1号"))
+
+
 def test_case_search_by_number_and_party(engine, client):
     start(engine, "（2026）川0104执1号", debtor_name="成都某贸易有限公司")
     start(engine, "（2026）川0104执2号", debtor_name="张某")
