@@ -1,6 +1,6 @@
 """A layout (BPMN DI) for a diagram written without one, so a modeler or viewer can show it.
 
-Diagrams written by hand (``bpmn/enforcement_start.bpmn``) have no ``bpmndi`` section and bpmn-js would show an
+Diagrams written by hand (the test diagrams in ``tests/bpmn/``) have no ``bpmndi`` section and bpmn-js would show an
 empty canvas. ``ensure_layout`` adds a plain one: nodes in columns by their distance from the start (longest path,
 loops ignored), one band per lane (role) inside a pool, boundary events on their activity's lower edge, flows as
 right-angled lines. Only the layout is added: the process itself is untouched (a pool, when there are lanes, is a

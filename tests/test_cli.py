@@ -30,7 +30,7 @@ def test_init_deploy_demo_and_audit_verify(tmp_path):
     db = tmp_path / "zx.db"
     assert zhixing("init", db=db).returncode == 0
     first = zhixing("deploy", db=db)
-    assert "enforcement_start@1" in first.stdout and "deployed" in first.stdout
+    assert "enforcement_case@1" in first.stdout and "deployed" in first.stdout
     assert "unchanged" in zhixing("deploy", db=db).stdout
     assert zhixing("demo", db=db).returncode == 0
     assert zhixing("audit", "verify", db=db).returncode == 0

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from journey import login, screenshot
 
 SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
-PROCEDURE = "enforcement_start"
+PROCEDURE = "enforcement_case"
 # demo cases (web/demo_cases/10_filing_and_start.yaml): 执3 waits for the enforcement officer and can move to the
 # new version; 执1 waits at the filing check, whose form the journey narrows, so it cannot
 MOVABLE_CASE = "（2026）川0104执3号"
@@ -36,12 +36,14 @@ def test_designer_edits_validates_fixes_deploys_and_migrates(page, live_server):
     screenshot(page, "designer-procedures")
 
     open_newest(page, PROCEDURE)
-    page.click("[data-element-id=send_notice]")
+    # selected through the modeler: the procedure is larger than the canvas, so the task may lie outside the view
+    page.evaluate("""() => { const m = window.zhixingModeler;
+        m.get('selection').select(m.get('elementRegistry').get('notify_owner_overdue')); }""")
     set_operator(page, "notify.sendd")                   # a service task operator that does not exist
     page.get_by_test_id("validate").click()
-    page.get_by_test_id("problem-send_notice").wait_for()
-    assert page.locator(".djs-element.zx-error[data-element-id=send_notice]").count() == 1
-    assert "send_notice: operator 'notify.sendd' is not registered" in page.get_by_test_id("problems").inner_text()
+    page.get_by_test_id("problem-notify_owner_overdue").wait_for()
+    assert page.locator(".djs-element.zx-error[data-element-id=notify_owner_overdue]").count() == 1
+    assert "notify_owner_overdue: operator 'notify.sendd' is not registered" in page.get_by_test_id("problems").inner_text()
     screenshot(page, "designer-modeler-validation-error")
 
     set_operator(page, "notify.send")                    # the task is still selected: fix it
@@ -55,14 +57,14 @@ def test_designer_edits_validates_fixes_deploys_and_migrates(page, live_server):
     page.get_by_test_id("status").filter(has_text="校验通过").wait_for()
     assert page.locator(".djs-element.zx-error").count() == 0 and page.get_by_test_id("problems").is_hidden()
 
-    # the filing check's form no longer offers "other organisation" as the debtor's kind
+    # the filing check's form no longer offers "enterprise" as the debtor's type
     draft_url = page.url.split("?")[0]
-    page.goto(f"{draft_url}?file=check_filing.schema.json")
+    page.goto(f"{draft_url}?file=case_filing.schema.json")
     schema = page.locator("#content").input_value()
     page.fill("#content", schema.replace('"type": "number"', '"type": "money"'))
     page.get_by_test_id("save").click()
     assert "not a valid JSON Schema" in page.get_by_test_id("field-error").inner_text()
-    page.fill("#content", schema.replace(', "other_org"', ""))
+    page.fill("#content", schema.replace(', "enterprise"', ""))
     page.get_by_test_id("save").click()
     assert "已保存" in page.locator(".flash").inner_text()
 
@@ -78,7 +80,7 @@ def test_designer_edits_validates_fixes_deploys_and_migrates(page, live_server):
     movable = preview.locator("tr", has_text=MOVABLE_CASE)
     assert "可以迁移" in movable.inner_text()
     blocked = preview.locator("tr", has_text=BLOCKED_CASE)         # waits at the filing check, whose form narrowed
-    assert "不能迁移" in blocked.inner_text() and "debtor_kind allows fewer values" in blocked.inner_text()
+    assert "不能迁移" in blocked.inner_text() and "debtor_type allows fewer values" in blocked.inner_text()
     assert blocked.locator("input[type=checkbox]").is_disabled()
     screenshot(page, "designer-migration-preview")
 
@@ -87,7 +89,7 @@ def test_designer_edits_validates_fixes_deploys_and_migrates(page, live_server):
     movable.locator("input[type=checkbox]").check()
     page.get_by_test_id("migrate").click()
     assert f"{MOVABLE_CASE}: 已迁移到版本 2" in page.get_by_test_id("migration-results").inner_text()
-    [instance] = live_server.engine.instances_of_case(MOVABLE_CASE)
+    [instance] = [i for i in live_server.engine.instances_of_case(MOVABLE_CASE) if i.process_id == PROCEDURE]
     assert instance.version == 2
     assert "instance_migrated" in [e.action for e in live_server.engine.events(instance.id)]
 
@@ -170,7 +172,7 @@ def test_the_engine_properties_panel_edits_what_the_engine_reads(page, live_serv
     login(page, "sheji")
     open_newest(page, "objection_review")
     draft_url = page.url.split("?")[0]
-    page.goto(f"{draft_url}?file=enforcement_start.bpmn")
+    page.goto(f"{draft_url}?file=enforcement_case.bpmn")
     page.wait_for_selector("[data-testid=canvas] .djs-element")
 
     def select(element_id):
@@ -185,9 +187,9 @@ def test_the_engine_properties_panel_edits_what_the_engine_reads(page, live_serv
     page.press("[data-testid=engine-props] textarea[name=condition]", "Tab")
     page.get_by_test_id("save").click()
     page.get_by_test_id("status").filter(has_text="已保存").wait_for()
-    saved = etree.fromstring(page.request.get(f"{draft_url}/file?name=enforcement_start.bpmn").body())
+    saved = etree.fromstring(page.request.get(f"{draft_url}/file?name=enforcement_case.bpmn").body())
     [due] = saved.xpath("//*[@id='check_filing']//*[local-name()='property'][@name='dueIn']/@value")
     [condition] = saved.xpath("//*[@id='flow_accept']/*[local-name()='conditionExpression']/text()")
     assert (due, condition) == ("P5D", "conditions_met and amount > 0")
     form = saved.xpath("//*[@id='check_filing']//*[local-name()='property'][@name='formJsonSchemaFilename']/@value")
-    assert form == ["check_filing.schema.json"]          # the other properties are kept
+    assert form == ["case_filing.schema.json"]           # the other properties are kept

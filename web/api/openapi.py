@@ -187,7 +187,7 @@ PATHS = {
                  "operationId": "fileCase", "tags": ["cases"],
                  "requestBody": json_body({"type": "object", "required": ["process_id", "court"],
                                            "additionalProperties": False, "properties": {
-                                               "process_id": {**TEXT, "description": "e.g. enforcement_start"},
+                                               "process_id": {**TEXT, "description": "e.g. enforcement_case"},
                                                "court": {**TEXT, "description": "court code, e.g. 川0104"},
                                                "case_no": {**TEXT, "description": "leave out to number the "
                                                            "case from the process's caseType"},
