@@ -199,7 +199,9 @@ def public_case(conn, case_no: str) -> PublicCase:
     closed = next((_day(r.fields.get("closed_on")) for r in rows if (r.fields or {}).get("closed_on")), None)
     if closed is None and not open_rows:
         closed = max(_day(r.ended_at) for r in rows if r.ended_at) if any(r.ended_at for r in rows) else None
-    latest = (open_rows or rows)[-1]
+    # the procedure that keeps a stage speaks for the case (not a companion such as the case clock)
+    current = open_rows or rows
+    latest = ([r for r in current if r.stage] or current)[-1]
     if (latest.fields or {}).get("closed_on"):
         stage = "closed"
     elif latest.stage:

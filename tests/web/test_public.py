@@ -103,6 +103,13 @@ def test_the_public_view_of_the_engine(engine):
     assert view.documents[0].path and view.notice_served_on == view.filed_on
 
 
+def test_the_procedure_with_a_stage_speaks_for_the_case(engine):
+    """A companion instance under the same number (the case clock) does not hide the main procedure's stage."""
+    engine.start("served_notice", "（2026）川0104执10号", "川0104", {"stage": "control", "debtor_name": "甲"})
+    engine.start("served_notice", "（2026）川0104执10号", "川0104", {"debtor_name": "甲"})
+    assert engine.public.case("（2026）川0104执10号").stage == "control"
+
+
 def test_lookups_are_limited_per_address_in_the_store(engine, client, db_url, clock):
     code = engine.public_code(CASE)
     other_process = Engine(db_url, clock=clock)      # another web process on the same database
