@@ -29,8 +29,11 @@ test: install
 	@test -x "$${ZHIXING_CHROMIUM:-/usr/bin/chromium}" || { echo "browser tests need Debian's chromium: apt-get install chromium (.ci/run does)"; exit 1; }
 	ZHIXING_TEST_POSTGRES="$$(bash tests/support/postgres.sh)" $(PY) -m pytest -q
 
+# every figure on SQLite, then on the throw-away PostgreSQL (with the 5-minute load test); the growth table:
+#   $(PY) -m engine.bench_scale --database URL --instances 10000,100000,1000000
 bench: install
-	$(ZX) bench
+	$(ZX) bench --json
+	$(ZX) bench --json --database "$$(bash tests/support/postgres.sh)"
 
 clean:
 	rm -rf $(VENV) var *.egg-info web/node_modules

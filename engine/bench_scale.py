@@ -190,7 +190,7 @@ def measure_sweep(engine: Engine, workers: int, offset: int, count: int, echo=pr
     zhixing = os.path.join(os.path.dirname(sys.executable), "zhixing")
     procs = [subprocess.Popen([zhixing, "worker"], env=dict(os.environ, DATABASE_URL=engine.url),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
-    time.sleep(5)                      # the workers are up and polling: their start-up is not timed
+    time.sleep(3)                      # the workers are up and polling: their start-up is not timed
     try:
         now = datetime.now(timezone.utc)
         with engine.db.begin() as conn:
