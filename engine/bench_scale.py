@@ -261,9 +261,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="zhixing-bench-scale-") as tmp:
-        os.environ["ZHIXING_SANDBOX_DIR"] = os.path.join(tmp, "sandbox")
-        os.environ["ZHIXING_DOCUMENT_DIR"] = os.path.join(tmp, "documents")
         for size in (int(n) for n in args.instances.split(",")):
+            # the sandbox remembers orders per case: a fresh one for each fresh database
+            os.environ["ZHIXING_SANDBOX_DIR"] = os.path.join(tmp, f"sandbox_{size}")
+            os.environ["ZHIXING_DOCUMENT_DIR"] = os.path.join(tmp, f"documents_{size}")
             url = fresh_database(args.database, f"zhixing_bench_{size}") if args.database \
                 else f"sqlite:///{tmp}/scale_{size}.db"
             print(f"{size:,} instances on {url.split('@')[-1]}; load average %.2f %.2f %.2f" % os.getloadavg(),
