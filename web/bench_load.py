@@ -154,7 +154,7 @@ def run_load(server_url: str, officers: int = 50, duration: float = 300, web_wor
 
 
 def _run(url: str, officers: int, duration: float, web_workers: int, cases_each: int | None, echo) -> dict:
-    cases_each = cases_each or max(5, int(duration // 4))
+    cases_each = cases_each or max(5, int(duration // 2))       # more than 50 officers finish in the time
     t0 = time.perf_counter()
     prepare(url, officers, cases_each)
     echo(f"  {officers} officers, {officers * cases_each:,} cases prepared in {time.perf_counter() - t0:.0f} s")
