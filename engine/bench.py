@@ -556,12 +556,14 @@ def table(figures: dict) -> list[str]:
 
 
 def run_all(quick: bool = False, echo: Callable[[str], object] = print, database: str | None = None,
-            instances: int | None = None, duration: float | None = None) -> dict:
+            instances: int | None = None, duration: float | None = None,
+            load: Callable[..., dict] | None = None) -> dict:
     """Measure every figure on fresh temporary SQLite files (``database``: fresh databases on that PostgreSQL
     server); print the table through ``echo``; return the figures (all numbers; the targets are in ``TARGETS``).
 
     The figures at scale run at ``instances`` (default 2,000 quick, 10,000 full; ``python -m engine.bench_scale``
-    runs several sizes); the load test runs only on PostgreSQL, for ``duration`` s (default 20 quick, 300 full)."""
+    runs several sizes); ``load`` (the web's load test, passed in by the command line: the engine never imports the
+    web) runs only on PostgreSQL, for ``duration`` s (default 20 quick, 300 full)."""
     sizes = QUICK if quick else FULL
     started = time.perf_counter()
     where = f"PostgreSQL at {database.split('@')[-1]}" if database else "SQLite in a temporary directory"
@@ -586,9 +588,8 @@ def run_all(quick: bool = False, echo: Callable[[str], object] = print, database
         finally:
             scale_engine.close()
         echo(f"  {'run_scale':<22} {time.perf_counter() - t0:6.1f} s")
-        if database:
-            from web.bench_load import run_load
-            figures.update(run_load(database, duration=duration or (20 if quick else 300), echo=echo))
+        if database and load:
+            figures.update(load(database, duration=duration or (20 if quick else 300), echo=echo))
     finally:
         bench.close()
     if "spiff_alone_p50_ms_300" in figures:

@@ -145,7 +145,9 @@ def simulate(scenarios, quiet):
 def bench(as_json, quick, database, instances, duration):
     """Measure the engine's figures (see docs/benchmarks.md)."""
     from engine.bench import run_all
-    figures = run_all(quick=quick, echo=click.echo, database=database, instances=instances, duration=duration)
+    from web.bench_load import run_load
+    figures = run_all(quick=quick, echo=click.echo, database=database, instances=instances, duration=duration,
+                      load=run_load)
     if as_json:
         click.echo(json.dumps(figures, sort_keys=True))
 

@@ -20,7 +20,7 @@ def test_a_party_looks_up_its_case_with_a_wrong_then_the_right_code(page, live_s
     page.get_by_test_id("public-submit").click()
     page.wait_for_url("**/public/case")
     assert page.get_by_test_id("public-case-no-shown").inner_text() == CASE
-    assert page.get_by_test_id("public-stage").inner_text() == "办理中"
+    assert page.get_by_test_id("public-stage").inner_text() == "执行启动"            # the start stage: notice served
     assert page.get_by_test_id("public-notice").inner_text().startswith("20")      # a date
     assert "执行通知书" in page.get_by_test_id("public-documents").inner_text()
     assert "李某" not in page.content() and "120000" not in page.content()      # the debtor and the amount stay private
