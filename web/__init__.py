@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlalchemy.exc as sa_exc
 from flask import Flask, g, render_template, request
+from werkzeug.routing import IntegerConverter
 
 from engine import Engine, ZhixingError
 
@@ -31,8 +32,17 @@ def _local_secret() -> str:
     return path.read_text().strip()
 
 
+class RowId(IntegerConverter):
+    """``<int:…>`` in every route: at most what an id column holds (INTEGER, 32-bit on PostgreSQL); a larger
+    number is a 404 rather than an out-of-range error from the database driver (a 500)."""
+
+    def __init__(self, url_map, fixed_digits=0, min=None, max=2**31 - 1, signed=False):  # noqa: A002
+        super().__init__(url_map, fixed_digits, min, max, signed)
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowId
     app.config.update(
         SECRET_KEY=os.environ.get("ZHIXING_SECRET_KEY") or _local_secret(),
         DATABASE_URL=os.environ.get("DATABASE_URL"),

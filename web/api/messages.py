@@ -36,7 +36,7 @@ def allowed() -> dict:
 def send_message():
     data = body()
     fields = {}
-    if data.get("name") not in allowed():
+    if not isinstance(data.get("name"), str) or data["name"] not in allowed():
         fields["name"] = f"one of {', '.join(sorted(allowed()))}"
     if not isinstance(data.get("case_no"), str) or not data["case_no"].strip():
         fields["case_no"] = "required: the case the message is about (its correlation key)"
