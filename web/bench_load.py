@@ -5,8 +5,10 @@ A fresh database on that server gets ``tests/bpmn/officer`` (登记 with a form 
 officer with cases: officer i files (登记) in court i and acts (执行) in court i+1, so no two officers race for one
 task (that would be a conflict, not load).
 Each officer is a thread with its own cookie session (``urllib``, loopback only): log in, then until the time is up:
-list my tasks, open one, complete it with valid form data, open its case page. Every request is timed; any answer
-other than the expected one, or a failed connection, is an error.
+list my tasks, open one, complete it with valid form data, open its case page. Between two requests an officer
+reads the page for ``think`` seconds on average (uniform between half and one and a half times it, as load tools
+model users; ``--think 0`` makes it a saturation test). Every request is timed; any answer other than the expected
+one, or a failed connection, is an error.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from engine.bench_scale import fresh_database
 
 PASSWORD = "load-officer"
 TARGET_P95_MS = 200.0
+THINK_S = 2.0                 # an officer's mean time on a page before the next click
 RECORD = {"debtor_name": "张某某", "amount": "50000", "confirmed": "true", "measures": "freeze", "note": "负载测试"}
 
 
@@ -45,9 +48,9 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 class Officer(threading.Thread):
     """One officer's session: each request's time (ms) and every error are recorded."""
 
-    def __init__(self, base: str, username: str, deadline: float, seed: int):
+    def __init__(self, base: str, username: str, deadline: float, seed: int, think: float = THINK_S):
         super().__init__(daemon=True)
-        self.base, self.username, self.deadline = base, username, deadline
+        self.base, self.username, self.deadline, self.think = base, username, deadline, think
         self.times: list[float] = []
         self.errors: list[str] = []
         self.completed = 0
@@ -66,6 +69,8 @@ class Officer(threading.Thread):
         self.times.append((time.perf_counter() - t0) * 1000)
         if status != expect:
             raise RuntimeError(f"{'POST' if form is not None else 'GET'} {path}: HTTP {status}, expected {expect}")
+        if self.think:
+            time.sleep(self.rng.uniform(0.5, 1.5) * self.think)
         return body
 
     @staticmethod
@@ -143,17 +148,18 @@ def _wait_up(base: str, timeout: float = 60) -> None:
 
 
 def run_load(server_url: str, officers: int = 50, duration: float = 300, web_workers: int = 4,
-             cases_each: int | None = None, echo=print) -> dict:
+             cases_each: int | None = None, think: float = THINK_S, echo=print) -> dict:
     """Prepare a fresh database, start gunicorn and one worker on loopback, run the officers; the figures."""
     name = f"zhixing_bench_load_{os.getpid()}"
     url = fresh_database(server_url, name)
     try:
-        return _run(url, officers, duration, web_workers, cases_each, echo)
+        return _run(url, officers, duration, web_workers, cases_each, think, echo)
     finally:
         fresh_database(server_url, name, create=False)
 
 
-def _run(url: str, officers: int, duration: float, web_workers: int, cases_each: int | None, echo) -> dict:
+def _run(url: str, officers: int, duration: float, web_workers: int, cases_each: int | None, think: float,
+         echo) -> dict:
     cases_each = cases_each or max(5, int(duration // 2))       # more than 50 officers finish in the time
     t0 = time.perf_counter()
     prepare(url, officers, cases_each)
@@ -174,7 +180,7 @@ def _run(url: str, officers: int, duration: float, web_workers: int, cases_each:
             _wait_up(base)
             load_before = os.getloadavg()[0]
             deadline = time.monotonic() + duration
-            threads = [Officer(base, f"officer{i:02d}", deadline, i) for i in range(officers)]
+            threads = [Officer(base, f"officer{i:02d}", deadline, i, think) for i in range(officers)]
             started = time.perf_counter()
             for t in threads:
                 t.start()
@@ -198,7 +204,7 @@ def _run(url: str, officers: int, duration: float, web_workers: int, cases_each:
             "load_requests_per_s": len(times) / elapsed,
             "load_p50_ms": times[len(times) // 2] if times else 0.0,
             "load_p95_ms": times[round(0.95 * (len(times) - 1))] if times else 0.0,
-            "load_average_1min": load_before}
+            "load_average_1min": load_before, "load_think_s": think}
 
 
 def main(argv=None) -> int:
@@ -206,8 +212,9 @@ def main(argv=None) -> int:
     parser.add_argument("--database", required=True, help="a PostgreSQL URL (a fresh database is made on it)")
     parser.add_argument("--officers", type=int, default=50)
     parser.add_argument("--duration", type=float, default=300, help="seconds")
+    parser.add_argument("--think", type=float, default=THINK_S, help="an officer's mean seconds on a page (0: none)")
     args = parser.parse_args(argv)
-    figures = run_load(args.database, args.officers, args.duration)
+    figures = run_load(args.database, args.officers, args.duration, think=args.think)
     for name, value in figures.items():
         print(f"{name:<22} {value:12,.1f}")
     ok = figures["load_errors"] == 0 and figures["load_p95_ms"] < TARGET_P95_MS
