@@ -3,12 +3,14 @@
 The cases are made by running the scenario files in ``web/demo_cases/`` *into* the database (``zhixing simulate``'s
 engine, on a virtual clock that starts ``DEMO_DAYS`` days ago): real cases through the real diagrams and handlers,
 with their full event logs, left at the point where each file stops. The suite runs the same files
-(``tests/web/test_demo.py``), so the demo never shows a state the engine could not reach.
+(``tests/web/test_demo.py``), so the demo never shows a state the engine could not reach. Dates that people type
+into forms are written ``{{day+N}}`` (N days after the start), so they agree with the relative clock.
 
 Idempotent: users are upserted, and the cases are loaded only into a database that has none yet.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, time, timedelta
 from pathlib import Path
 
@@ -22,7 +24,7 @@ DEMO_DAYS = 200                      # demo files advance their clock by less th
 CASES_DIR = Path(__file__).parent / "demo_cases"
 BPMN = Path(__file__).resolve().parents[1] / "bpmn"
 USERS = [
-    ("lian", "立案庭 王书记员", ["filing_clerk"]),
+    ("lian", "立案庭 王书记员", ["filing_clerk", "clerk"]),
     ("zhihui", "指挥中心 刘", ["command_centre"]),
     ("chengban", "执行法官 李", ["implementation_officer", "judge_assistant"]),
     ("heyi", "合议庭 张法官", ["panel_member"]),
@@ -41,7 +43,7 @@ def demo_start(now: datetime) -> datetime:
 
 
 def load_demo(engine, echo=None) -> list[str]:
-    from engine.simulation import run_scenario_file
+    from engine.simulation import run_scenario
     out = []
     password_hash = generate_password_hash(DEMO_PASSWORD)
     for username, name, roles in USERS:
@@ -52,11 +54,17 @@ def load_demo(engine, echo=None) -> list[str]:
         return out + ["cases: the database has cases already; none added"]
     start = demo_start(engine.clock.now())
     for path in sorted(CASES_DIR.glob("*.yaml")):
-        result = run_scenario_file(path, echo=echo, database_url=engine.url, start=start)
+        text = demo_dates(path.read_text(encoding="utf-8"), start)
+        result = run_scenario(text, path.parent, echo, file=str(path), database_url=engine.url, start=start)
         if not result.ok:
             raise RuntimeError(f"demo cases {path.name} did not load: {result.failures[0]}")
         out.append(f"{path.stem}: {result.summary}")
     return out
+
+
+def demo_dates(text: str, start: datetime) -> str:
+    """``{{day+N}}`` → the ISO date N days after ``start`` (the demo's clock starts at a different day each time)."""
+    return re.sub(r"\{\{day\+(\d+)\}\}", lambda m: (start + timedelta(days=int(m[1]))).date().isoformat(), text)
 
 
 def _has_cases(conn) -> bool:

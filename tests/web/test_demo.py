@@ -26,3 +26,33 @@ def test_demo_loads_every_file_once(demo_engine):
     assert again[-1] == "cases: the database has cases already; none added"
     assert all(demo_engine.roles_of(username) for username, *_ in USERS)
     assert all(r.ok for r in demo_engine.verify_audit())
+
+
+def _loaded(engine):
+    """Each instance's process, status, stage, and the processes running as called subprocesses inside it."""
+    import json
+    import zlib
+
+    import sqlalchemy as sa
+    from engine.store.tables import definitions, instances
+    with engine.db.begin() as conn:
+        deployed = set(conn.execute(sa.select(definitions.c.process_id)).scalars())
+        rows = conn.execute(sa.select(instances.c.process_id, instances.c.status, instances.c.stage,
+                                      instances.c.state)).all()
+    called = {sub.get("spec") for r in rows
+              for sub in (json.loads(zlib.decompress(r.state)).get("subprocesses") or {}).values()}
+    return deployed, rows, called
+
+
+def test_demo_has_cases_of_every_procedure_in_every_stage(demo_engine):
+    load_demo(demo_engine)
+    deployed, rows, called = _loaded(demo_engine)
+    # every procedure of bpmn/ has instances, or runs called from one (the listing in force, 在册)
+    assert deployed == {r.process_id for r in rows} | {"credit_blacklist_in_force"}
+    assert {"realisation", "credit_blacklist_in_force"} <= called
+    waiting = {r.stage for r in rows if r.process_id == "enforcement_case" and r.status == "running"}
+    assert {"filing", "start", "control", "realisation", "payout", "closing", "suspended"} <= waiting
+    closed = [r for r in rows if r.process_id == "enforcement_case" and r.stage == "closed"]
+    assert len([r for r in closed if r.status == "completed"]) >= 3
+    assert all(len([r for r in rows if r.process_id == p and r.status == "running"]) >= 3
+               for p in ("realisation", "objection_review", "no_asset_exit", "bankruptcy_transfer", "credit_blacklist"))
