@@ -40,6 +40,17 @@ def test_scenario_passes(path):
     assert result.failures == [] and "steps passed" in result.summary
 
 
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("path", PASSING, ids=lambda p: p.stem)
+def test_scenario_passes_on_postgresql(path, db_url, tmp_path, monkeypatch):
+    """Every procedure end to end on a real PostgreSQL server too (jsonb case fields, SKIP LOCKED jobs)."""
+    monkeypatch.setenv("ZHIXING_SANDBOX_DIR", str(tmp_path / "sandbox"))
+    monkeypatch.setenv("ZHIXING_DOCUMENT_DIR", str(tmp_path / "documents"))
+    result = run_scenario_file(path, database_url=db_url)
+    assert result.ok, "\n".join(result.trace)
+    assert result.failures == [] and "steps passed" in result.summary
+
+
 def test_failing_scenario_reports_the_step_and_what_differs():
     lines = []
     result = run_scenario_file(FAILING, echo=lines.append)
