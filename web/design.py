@@ -92,6 +92,9 @@ def save(draft_id: int):
     """Save one file: JSON ``{name, content}`` from the modelers (answered in JSON), or the form editor's form."""
     design = _engine().design
     body = request.get_json(silent=True) if request.is_json else None
+    if request.is_json and not (isinstance(body, dict) and isinstance(body.get("name"), str)
+                                and isinstance(body.get("content"), str)):
+        return jsonify(ok=False, error=_("请求应为 JSON 对象 {name, content}，两者都是文本")), 422
     name = (body or request.form).get("name", "")
     content = (body or request.form).get("content", "")
     if body is None and name not in design.draft(draft_id).files:

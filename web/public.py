@@ -49,7 +49,7 @@ def lookup():
             if case is not None:
                 session["public_case"] = {"case_no": case.case_no, "until": time.time() + VERIFIED_FOR}
                 return redirect(url_for(".case"))
-            error = _("案号或查询码不正确，请核对执行通知书上的案号和查询码")
+            error, status = _("案号或查询码不正确，请核对执行通知书上的案号和查询码"), 404
     return render_template("public/lookup.html", error=error, case_no=case_no), status
 
 

@@ -183,6 +183,8 @@ def _parse(f: Field, value):
     if text in (None, ""):
         return None
     if f.kind in ("boolean", "checkbox"):
+        if text not in ("true", "false"):
+            raise ValueError(_("请选择是或否"))
         return text == "true"
     if f.kind in ("select", "radio"):
         allowed = dict(zip([o[0] for o in f.options], _enum_values(f.schema)))
@@ -243,6 +245,6 @@ def explain(f: Field | None, message: str) -> str:
         return _("应为%(type)s", type=_(TYPE_NAMES[name]) if name in TYPE_NAMES else name)
     if "is not one of" in message:
         return _("请从选项中选择")
-    if "does not match" in message:
+    if "does not match" in message or re.search(r"is not a '[\w-]+'$", message):    # pattern, format
         return _("格式不符合要求")
     return message

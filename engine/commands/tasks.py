@@ -6,7 +6,9 @@ tasks of the same case may not do this one, 审执分离), and the submitted dat
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 
 import jsonschema
 import sqlalchemy as sa
@@ -19,6 +21,15 @@ from engine.roles import ROLES, TEAM_LEADER_ROLES
 from engine.store.tables import events, human_tasks, task_drafts, user_roles, users
 from engine.unit_of_work import UnitOfWork
 from engine.views import InstanceView
+
+
+# the formats a form may name, checked as Python reads them: a value the form says is a date is one (2026-02-30
+# is not); jsonschema checks no format by default and date-time only with an optional package
+FORM_FORMATS = jsonschema.FormatChecker(formats=())
+FORM_FORMATS.checks("date", raises=ValueError)(
+    lambda v: not isinstance(v, str) or bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)) and bool(date.fromisoformat(v)))
+FORM_FORMATS.checks("date-time", raises=ValueError)(lambda v: not isinstance(v, str) or bool(datetime.fromisoformat(v)))
+FORM_FORMATS.checks("time", raises=ValueError)(lambda v: not isinstance(v, str) or bool(time.fromisoformat(v)))
 
 
 # the open task and whether the user holds its role in its court, in one statement built once
@@ -151,7 +162,7 @@ class CompleteTask:
         if not schema:
             return
         errors = {}
-        for error in jsonschema.Draft202012Validator(schema).iter_errors(self.data):
+        for error in jsonschema.Draft202012Validator(schema, format_checker=FORM_FORMATS).iter_errors(self.data):
             path = ".".join(str(p) for p in error.absolute_path)
             if error.validator == "required":
                 missing = error.message.split("'")[1] if "'" in error.message else ""

@@ -69,6 +69,7 @@ def bare_app(engine):
 
 
 @anonymous.parametrize()
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)          # authentication reads one token row
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_without_a_valid_token_every_operation_is_401(case, bare_app):
     case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}

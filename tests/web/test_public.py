@@ -70,7 +70,7 @@ def test_a_wrong_code_and_an_unknown_case_get_the_same_answer(client, engine):
 
     def message(response):
         return re.search(r'role="alert"[^>]*>([^<]+)<', response.get_data(as_text=True)).group(1)
-    assert wrong.status_code == unknown.status_code == never_issued.status_code == 200
+    assert wrong.status_code == unknown.status_code == never_issued.status_code == 404
     assert message(wrong) == message(unknown) == message(never_issued)
     assert client.get("/public/case").status_code == 302
 

@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import InvalidInput, ZhixingError
 from web.auth import courts_for, has_role
+from web.limits import check_text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -79,6 +80,7 @@ def authenticate():
         raise ApiError(401, "unauthorized", "send a valid API token: 'Authorization: Bearer <token>' "
                                             "(an administrator creates tokens)")
     g.user, g.roles, g.token_id = identity.username, list(identity.grants), identity.token_id
+    check_text()
 
 
 @bp.after_request
