@@ -102,3 +102,12 @@ def test_a_message_name_that_is_not_text_is_422_naming_the_field(app, root_token
     response = app.test_client().post("/api/v1/messages", headers={"Authorization": f"Bearer {root_token}"},
                                       json={"name": {}, "case_no": CASE})
     assert response.status_code == 422 and "name" in response.json["error"]["fields"]
+
+
+def test_a_nul_character_is_a_documented_400_on_every_operation(app, root_token):
+    """A NUL in a path parameter (/cases/%00) is refused before the database sees it (PostgreSQL stores none)."""
+    response = app.test_client().get("/api/v1/cases/%00", headers={"Authorization": f"Bearer {root_token}"})
+    assert response.status_code == 400 and "NUL" in response.json["error"]["message"]
+    for path, operations in DOCUMENT["paths"].items():
+        for method, operation in operations.items():
+            assert path == "/openapi.json" or "400" in operation["responses"], (method, path)

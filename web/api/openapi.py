@@ -121,7 +121,8 @@ def error(description: str) -> dict:
 
 
 RESPONSES = {
-    "BadRequest": error("The request is malformed (not JSON, a bad query parameter)."),
+    "BadRequest": error("The request is malformed (not JSON, a bad query parameter, a NUL character anywhere, a "
+                        "query string that is not UTF-8)."),
     "Unauthorized": error("No token, or an unknown, revoked or expired one, or its user was deactivated."),
     "Forbidden": error("The token lacks the role (in that court) this needs."),
     "NotFound": error("Nothing of that id in the token's courts."),
@@ -138,7 +139,8 @@ def ok(schema: dict, description: str = "OK", status: str = "200") -> dict:
 def errors(*names: str) -> dict:
     codes = {"BadRequest": "400", "Unauthorized": "401", "Forbidden": "403", "NotFound": "404", "Conflict": "409",
              "Invalid": "422"}
-    return {codes[n]: {"$ref": f"#/components/responses/{n}"} for n in ("Unauthorized", *names)}
+    # any request may be malformed (a NUL character, web/limits.py): 400 everywhere
+    return {codes[n]: {"$ref": f"#/components/responses/{n}"} for n in ("Unauthorized", "BadRequest", *names)}
 
 
 def query(name: str, description: str, schema: dict = TEXT, required: bool = False) -> dict:
