@@ -32,6 +32,9 @@ class InstanceCache:
         self._entries: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
+    def holds(self, instance_id: int) -> bool:
+        return instance_id in self._entries
+
     def take(self, instance_id: int, version: int):
         with self._lock:
             entry = self._entries.pop(instance_id, None)

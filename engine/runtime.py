@@ -88,12 +88,12 @@ def snapshot(workflow, meta: Mapping | None = None, evaluate_services: bool = Tr
     meta = meta or {}
     key_field, message_keys = meta.get("key_field", "case_no"), meta.get("message_keys", {})
     snap = Snapshot()
-    for task in _open_tasks(workflow):
+    for task in open_tasks(workflow):
         spec = task.task_spec
         tid = str(task.id)
         if task.state == TaskState.READY:
             if isinstance(spec, ServiceTask):
-                snap.services[tid] = _service_call(task, evaluate_services)
+                snap.services[tid] = service_call(task, evaluate_services)
             elif spec.manual:
                 snap.human[tid] = HumanTask(spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, spec.lane)
             continue
@@ -112,13 +112,18 @@ def snapshot(workflow, meta: Mapping | None = None, evaluate_services: bool = Tr
     return snap
 
 
-def _open_tasks(workflow):
+def open_tasks(workflow):
     """READY and WAITING tasks of the workflow and its subprocesses, by a flat scan (no tree walk: the tree of a
     long-running case is deep, the task table is not)."""
     for flow in (workflow, *workflow.subprocesses.values()):
         for task in flow.tasks.values():
             if task.state in (TaskState.READY, TaskState.WAITING):
                 yield task
+
+
+def ready_service_tasks(workflow):
+    """The service tasks the workflow is ready to run."""
+    return [t for t in open_tasks(workflow) if t.state == TaskState.READY and isinstance(t.task_spec, ServiceTask)]
 
 
 def _parse_due(value) -> datetime | None:
@@ -128,7 +133,7 @@ def _parse_due(value) -> datetime | None:
     return due.astimezone(timezone.utc)
 
 
-def _service_call(task, evaluate: bool) -> ServiceCall:
+def service_call(task, evaluate: bool) -> ServiceCall:
     spec = task.task_spec
     params, error = None, None
     if evaluate:

@@ -25,6 +25,7 @@ from engine.timers import compute_deadline
 # hot-path statements, built once (building and cache-keying a statement costs as much as running it)
 _LOAD_ROW = sa.select(*[c for c in instances.c if c.name != "state"]).where(instances.c.id == sa.bindparam("id"))
 _LOAD_STATE = sa.select(instances.c.state).where(instances.c.id == sa.bindparam("id"))
+_LOAD_ALL = sa.select(instances).where(instances.c.id == sa.bindparam("id"))
 _SAVE = instances.update().where(instances.c.id == sa.bindparam("w_id"),
                                  instances.c.version == sa.bindparam("w_version"))
 _LATEST = sa.select(definitions.c.id).where(definitions.c.process_id == sa.bindparam("process_id")) \
@@ -139,15 +140,17 @@ class UnitOfWork:
                               workflow, runtime.Snapshot(), parent_id, None, related_case_no)
 
     def load(self, instance_id: int) -> InstanceHandle:
-        row = self.conn.execute(_LOAD_ROW, {"id": instance_id}).first()
+        # with no cached workflow to check against the row's version, the state comes in the same query
+        maybe_cached = self._instances is not None and self._instances.holds(instance_id)
+        row = self.conn.execute(_LOAD_ROW if maybe_cached else _LOAD_ALL, {"id": instance_id}).first()
         if row is None:
             raise NotFound(f"instance {instance_id} does not exist")
         definition = self.definition(row.definition_id)
-        cached = self._instances.take(row.id, row.version) if self._instances is not None else None
+        cached = self._instances.take(row.id, row.version) if maybe_cached else None
         if cached is not None:
             workflow, before = cached
         else:
-            state = self.conn.execute(_LOAD_STATE, {"id": instance_id}).scalar()
+            state = self.conn.execute(_LOAD_STATE, {"id": instance_id}).scalar() if maybe_cached else row.state
             workflow = load_state(state, definition.spec_json, runtime.ScriptEngine())
             before = runtime.snapshot(workflow, definition.meta, evaluate_services=False)
         return InstanceHandle(row.id, definition, row.case_no, row.court, row.status, row.version, row.last_seq,

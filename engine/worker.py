@@ -1,22 +1,26 @@
 """Runs due jobs: the loop behind ``zhixing worker``, the in-process scheduler of ``zhixing serve``, and simulation.
 
 Handlers run outside any instance transaction, with the job's idempotency key; their result is then handed to
-the instance by its own command. A handler's failure never escapes: it becomes a retry or an incident.
+the instance by its own command. A handler's failure never escapes: it becomes a retry or an incident. Handlers
+of local adapters (the sandboxes) run inside the step that reaches their task instead (``engine.services``).
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
 
-from engine.commands.jobs import (AcquireJobs, CompleteServiceTask, DeliverMessage, FireTimers,
-                                  RecordJobFailure, RenewLease)
-from engine.errors import ConcurrentModification, ZhixingError
-from engine.runtime import describe_error
-from handlers.base import BusinessRejection, HandlerContext, HandlerError
+from engine.commands.jobs import (LEASE, AcquireJobs, CompleteServiceTask, DeliverMessage, FireTimers,
+                                  RecordJobFailure, RecordLocalFailure, RenewLease)
+from engine import services
+from engine.services import LocalFailure, LocalServices, call_handler, failure_record
+from handlers.base import BusinessRejection, HandlerContext
 
 log = logging.getLogger("zhixing.worker")
+
+# a job taken in a batch is run without renewing its lease while the batch is younger than this (the lease then
+# still has at least LEASE - RENEW_AFTER to run); later jobs renew theirs first, as before
+RENEW_AFTER = LEASE / 10
 
 
 class JobRunner:
@@ -28,32 +32,44 @@ class JobRunner:
     def run_due(self, limit: int = 100) -> int:
         """Take and run one batch of due jobs; return how many were taken."""
         taken = self.executor.run(AcquireJobs(self.worker_id, limit))
-        for position, job in enumerate(taken):
-            # the first job's lease is fresh; later ones may have waited behind slow jobs
-            if position == 0 or self.executor.run(RenewLease(job.id, self.worker_id)):
+        clock = self.executor.clock
+        leased = clock.now()
+        for job in taken:
+            # a lease taken moments ago is still good; a job that waited behind slow ones renews its lease first
+            fresh = clock.now() - leased < RENEW_AFTER
+            if fresh or self.executor.run(RenewLease(job.id, self.worker_id)):
                 self._run_one(job)
         return len(taken)
 
     def _run_one(self, job) -> None:
         try:
             if job.kind == "timer":
-                self.executor.run(FireTimers(job.id, job.instance_id))
+                self._with_local(job, lambda local: FireTimers(job.id, job.instance_id, local))
             elif job.kind == "message":
                 self.executor.run(DeliverMessage(job.id, job.payload))
             else:
                 self._run_service(job)
-        except ConcurrentModification:
-            self.executor.run(RecordJobFailure(job.id, "the case changed meanwhile", counts=False))
-        except BusinessRejection as exc:
-            self.executor.run(RecordJobFailure(job.id, f"{job.operator}: {exc}", exc.details, retryable=False))
-        except HandlerError as exc:
-            self.executor.run(RecordJobFailure(job.id, f"{job.operator}: {exc}", exc.details, True))
-        except ZhixingError as exc:
-            self.executor.run(RecordJobFailure(job.id, str(exc), None, True))
-        except Exception as exc:  # a handler or diagram bug: keep the engine alive, record it
-            log.warning("job %s (%s) failed: %s", job.id, job.kind, exc)
-            self.executor.run(RecordJobFailure(job.id, f"{job.operator or job.kind}: {describe_error(exc)}",
-                                               {"type": exc.__class__.__name__}, True))
+        except Exception as exc:
+            self.executor.run(RecordJobFailure(job.id, **failure_record(job.operator or job.kind, exc)))
+
+    def _with_local(self, job, command) -> None:
+        """Run ``command(local)`` with local service tasks inline; when one fails, run it again leaving that task to
+        its job, then record the failure on that job as its first attempt (see ``engine.services``)."""
+        if not services.ENABLED:
+            self.executor.run(command(None))
+            return
+        failed: list[LocalFailure] = []
+        while True:
+            local = LocalServices(self.registry, job.idempotency_key, frozenset(f.key for f in failed))
+            try:
+                self.executor.run(command(local))
+                break
+            except LocalFailure as failure:
+                failed.append(failure)
+        for failure in failed:
+            if failure.key in local.left:
+                self.executor.run(RecordLocalFailure(job.instance_id, local.left[failure.key],
+                                                     **failure_record(failure.operator, failure.cause)))
 
     def _run_service(self, job) -> None:
         spec = self.registry.get(job.operator)
@@ -64,10 +80,6 @@ class JobRunner:
             raise BusinessRejection(job.last_error or "the service task's parameters could not be evaluated")
         ctx = HandlerContext(job.idempotency_key, job.instance_id, job.payload.get("case_no"),
                              job.payload.get("court"), self.executor.clock.now(), job.attempts + 1)
-        result = spec.func(ctx, **params)
-        if result is None:
-            result = {}
-        if not isinstance(result, dict):
-            raise BusinessRejection(f"handler '{job.operator}' returned {type(result).__name__}, not a dict")
-        result = json.loads(json.dumps(result, default=str))
-        self.executor.run(CompleteServiceTask(job.id, job.instance_id, job.task_id, job.operator, result))
+        result = call_handler(spec, ctx, params)
+        self._with_local(job, lambda local: CompleteServiceTask(job.id, job.instance_id, job.task_id, job.operator,
+                                                                result, local))

@@ -66,6 +66,20 @@ def adapter_for(system: str) -> object:
     return factory()
 
 
+def is_local(system: str) -> bool:
+    """Whether ``system``'s configured adapter runs in this process (its class says ``local = True``, as the
+    sandboxes do): its calls are fast and cannot hang, so the engine may make them inside an instance transaction.
+    A real system's client is not local. An adapter that cannot be resolved is not local (its job reports why)."""
+    factory = _known(system).get(adapter_name(system))
+    if isinstance(factory, str):
+        module, _, attribute = factory.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module), attribute)
+        except (ImportError, AttributeError):
+            return False
+    return getattr(factory, "local", False) is True
+
+
 def check() -> dict[str, str]:
     """Resolve every system's adapter once (for start-up): ``{system: adapter name}``, or raise at the first bad one."""
     for system in ADAPTERS:

@@ -16,6 +16,7 @@ class HandlerSpec:
     inputs: tuple[str, ...] = ()          # required parameter names
     optional: tuple[str, ...] = ()        # optional parameter names
     description: str = ""
+    system: str | None = None             # the external system it calls through ``handlers.config.use``
 
     def parameter_problems(self, given: set[str]) -> list[str]:
         """Explain how ``given`` parameter names differ from the declaration (empty when they match)."""
@@ -54,11 +55,14 @@ class Registry:
 REGISTRY = Registry()
 
 
-def handler(name: str, inputs: tuple[str, ...] = (), optional: tuple[str, ...] = (), registry: Registry = REGISTRY):
-    """Register ``fn`` as the handler for operator ``name``; its docstring becomes the catalogue description."""
+def handler(name: str, inputs: tuple[str, ...] = (), optional: tuple[str, ...] = (), registry: Registry = REGISTRY,
+            system: str | None = None):
+    """Register ``fn`` as the handler for operator ``name``; its docstring becomes the catalogue description.
+    ``system`` names the one external system it calls (``use(system)``): the engine may then run it inside the
+    step that reached its task when that system's configured adapter is local (``handlers.config.is_local``)."""
 
     def decorate(fn: Callable[..., dict]) -> Callable[..., dict]:
-        registry.register(HandlerSpec(name, fn, tuple(inputs), tuple(optional), (fn.__doc__ or "").strip()))
+        registry.register(HandlerSpec(name, fn, tuple(inputs), tuple(optional), (fn.__doc__ or "").strip(), system))
         return fn
 
     return decorate

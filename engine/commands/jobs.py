@@ -18,6 +18,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import runtime
 from engine.commands.messages import CorrelateMessage
 from engine.errors import NotFound, StateError
+from engine.services import LocalServices, stored_task_ids
 from engine.store.tables import jobs
 from engine.unit_of_work import UnitOfWork
 from engine.views import JobView
@@ -42,7 +43,13 @@ class AcquireJobs:
                      sa.and_(jobs.c.status == "running", jobs.c.locked_until < uow.now))
         query = sa.select(jobs).where(due, jobs.c.kind.in_(self.kinds)).order_by(jobs.c.due_at).limit(self.limit)
         if uow.conn.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
+            # the rows stay locked to this transaction (others skip them): one UPDATE leases them all
+            rows = uow.conn.execute(query.with_for_update(skip_locked=True)).all()
+            if rows:
+                uow.conn.execute(jobs.update().where(jobs.c.id.in_([r.id for r in rows]))
+                                 .values(status="running", locked_by=self.worker, locked_until=uow.now + LEASE,
+                                         updated_at=uow.now))
+            return rows
         taken = []
         for row in uow.conn.execute(query).all():
             won = uow.conn.execute(jobs.update().where(jobs.c.id == row.id, jobs.c.status == row.status,
@@ -74,6 +81,7 @@ class FireTimers:
 
     job_id: int
     instance_id: int
+    local: LocalServices | None = None     # run the local service tasks it reaches in the same transaction
 
     def execute(self, uow: UnitOfWork) -> list[str]:
         handle = uow.load(self.instance_id)
@@ -81,11 +89,14 @@ class FireTimers:
             uow.conn.execute(jobs.update().where(jobs.c.id == self.job_id).values(status="suspended"))
             return []
         before = dict(handle.before.timers)
+        stored = stored_task_ids(handle.workflow) if self.local is not None else set()
         runtime.run_engine(handle.workflow)
         after = runtime.snapshot(handle.workflow, handle.definition.meta, evaluate_services=False).timers
         fired = [t.bpmn_id for tid, t in before.items() if tid not in after and t.due and t.due <= uow.now]
         for bpmn_id in fired:
             uow.log(handle, "system", "timer_fired", bpmn_id=bpmn_id)
+        if self.local is not None:
+            self.local.run(uow, handle, stored)
         uow.save(handle)
         # a job whose timer is still waiting (due moved, or fired with another) goes back to the queue
         uow.conn.execute(jobs.update().where(jobs.c.id == self.job_id, jobs.c.status == "running")
@@ -102,9 +113,11 @@ class CompleteServiceTask:
     task_id: str
     operator: str
     result: dict = field(default_factory=dict)
+    local: LocalServices | None = None
 
     def execute(self, uow: UnitOfWork) -> None:
         handle = uow.load(self.instance_id)
+        stored = stored_task_ids(handle.workflow) if self.local is not None else set()
         task = runtime.find_task(handle.workflow, self.task_id)
         if task is None or task.state != TaskState.READY:      # already done by an earlier run of this job
             uow.conn.execute(jobs.delete().where(jobs.c.id == self.job_id))
@@ -116,6 +129,8 @@ class CompleteServiceTask:
         runtime.run_engine(handle.workflow)
         uow.log(handle, "system", "service_completed", self.task_id, task.task_spec.bpmn_id,
                 data={"operator": self.operator, "result": self.result})
+        if self.local is not None:
+            self.local.run(uow, handle, stored)
         uow.save(handle)
 
 
@@ -162,6 +177,25 @@ class RecordJobFailure:
             uow.save_events(row.instance_id, "system", action, row.task_id, row.bpmn_id,
                             data={"job": row.id, "kind": row.kind, "attempt": attempts, "error": self.error})
         return job_view(uow.conn.execute(sa.select(jobs).where(jobs.c.id == self.job_id)).first())
+
+
+@dataclass(frozen=True)
+class RecordLocalFailure:
+    """A service task that failed inline: record it on the job its task became (found by the job's key)."""
+
+    instance_id: int
+    task_id: str
+    error: str
+    details: dict | None = None
+    retryable: bool = True
+    counts: bool = True
+
+    def execute(self, uow: UnitOfWork) -> JobView | None:
+        job_id = uow.conn.execute(sa.select(jobs.c.id).where(
+            jobs.c.idempotency_key == f"svc:{self.instance_id}:{self.task_id}")).scalar()
+        if job_id is None:          # the re-run took another path (the case changed meanwhile)
+            return None
+        return RecordJobFailure(job_id, self.error, self.details, self.retryable, self.counts).execute(uow)
 
 
 @dataclass(frozen=True)

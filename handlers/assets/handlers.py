@@ -15,7 +15,8 @@ from handlers.timeutil import stamp
 from handlers.validate import choice, choices, integer, reject, text
 
 
-@handler("asset.search", inputs=("debtor_id", "debtor_name"), optional=("channel", "categories"))
+@handler("asset.search", system="assets", inputs=("debtor_id", "debtor_name"),
+         optional=("channel", "categories"))
 def asset_search(ctx: HandlerContext, debtor_id: str, debtor_name: str, channel: str = "national",
                  categories: list | None = None) -> dict:
     """Network asset search (网络查控): 总对总 (channel 'national') or 点对点 ('local'), all of the channel's
@@ -34,7 +35,8 @@ def asset_search(ctx: HandlerContext, debtor_id: str, debtor_name: str, channel:
             "total_value": fmt(sum((Decimal(a["value"]) for a in assets), Decimal(0))), "assets": assets}
 
 
-@handler("asset.control", inputs=("asset_id", "debtor_id", "category"), optional=("measure", "months", "amount"))
+@handler("asset.control", system="assets", inputs=("asset_id", "debtor_id", "category"),
+         optional=("measure", "months", "amount"))
 def asset_control(ctx: HandlerContext, asset_id: str, debtor_id: str, category: str, measure: str | None = None,
                   months: int | None = None, amount: object = None) -> dict:
     """Freeze (冻结), seize (查封) or impound (扣押) an asset for at most the legal term (L2 Art 485: funds 1 year,
@@ -61,7 +63,7 @@ def asset_control(ctx: HandlerContext, asset_id: str, debtor_id: str, category: 
             "at": stamp(ctx.now)}
 
 
-@handler("asset.release", inputs=("measure_id",), optional=("reason",))
+@handler("asset.release", system="assets", inputs=("measure_id",), optional=("reason",))
 def asset_release(ctx: HandlerContext, measure_id: str, reason: str = "other") -> dict:
     """Release (解除) a freeze or seizure; a measure queued behind it (轮候) takes effect (J7 Art 26)."""
     measure_id = text("measure_id", measure_id, max_len=64)
@@ -72,7 +74,7 @@ def asset_release(ctx: HandlerContext, measure_id: str, reason: str = "other") -
             "reason": reason, "reason_cn": RELEASE_REASONS[reason], "promoted": m["promoted"]}
 
 
-@handler("asset.renew", inputs=("measure_id",), optional=("months",))
+@handler("asset.renew", system="assets", inputs=("measure_id",), optional=("months",))
 def asset_renew(ctx: HandlerContext, measure_id: str, months: int | None = None) -> dict:
     """Renew (续行) a measure on or before its last day; otherwise it has lapsed (J7 Art 27) and a new measure
     is needed. Each renewal is at most the legal term for the category."""

@@ -37,6 +37,8 @@ def _status(m: dict, day: date) -> str:
 
 
 class SandboxAssets:
+    local = True      # in-process: safe to call inside the engine's transaction
+
     def __init__(self) -> None:
         self.store = SandboxStore("assets")
 

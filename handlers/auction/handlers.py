@@ -32,7 +32,7 @@ def _default_step(reserve: Decimal) -> Decimal:
     return max(Decimal(1), step // 100 * 100 if step >= 100 else step)
 
 
-@handler("auction.publish", inputs=("asset_id", "category", "stage", "reserve_price"),
+@handler("auction.publish", system="auction", inputs=("asset_id", "category", "stage", "reserve_price"),
          optional=("platform", "appraised_value", "previous_reserve", "deposit", "increment", "notice_days"))
 def auction_publish(ctx: HandlerContext, asset_id: str, category: str, stage: str, reserve_price: object,
                     platform: str = "taobao", appraised_value: object = None, previous_reserve: object = None,
@@ -80,7 +80,7 @@ def auction_publish(ctx: HandlerContext, asset_id: str, category: str, stage: st
             "bidding_ends": stamp(ends), "url": answer["url"]}
 
 
-@handler("auction.result", inputs=("auction_id",))
+@handler("auction.result", system="auction", inputs=("auction_id",))
 def auction_result(ctx: HandlerContext, auction_id: str) -> dict:
     """The outcome once bidding has ended: 成交 (sold), 流拍 (no bid) or 悔拍 (the buyer defaults: deposit
     forfeited, re-auction without that buyer, J9 Art 24). After 流拍 or 悔拍 the applicant may take the asset in

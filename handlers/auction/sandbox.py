@@ -25,6 +25,8 @@ from handlers.validate import reject
 
 
 class SandboxAuction:
+    local = True      # in-process: safe to call inside the engine's transaction
+
     def __init__(self) -> None:
         self.store = SandboxStore("auction")
 

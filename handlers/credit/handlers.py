@@ -17,7 +17,8 @@ from handlers.validate import choice, integer, optional_text, reject, text
 ADULT = 18
 
 
-@handler("credit.restrict_consumption", inputs=("debtor_id", "debtor_name"), optional=("legal_representative",))
+@handler("credit.restrict_consumption", system="credit", inputs=("debtor_id", "debtor_name"),
+         optional=("legal_representative",))
 def restrict_consumption(ctx: HandlerContext, debtor_id: str, debtor_name: str,
                          legal_representative: str | None = None) -> dict:
     """Issue a consumption-restriction order (限制消费令). For an organisation it also binds its legal
@@ -34,7 +35,7 @@ def restrict_consumption(ctx: HandlerContext, debtor_id: str, debtor_name: str,
             "effective_on": today(ctx.now).isoformat(), "published_at": stamp(ctx.now)}
 
 
-@handler("credit.lift_restriction", inputs=("order_id", "reason"))
+@handler("credit.lift_restriction", system="credit", inputs=("order_id", "reason"))
 def lift_restriction(ctx: HandlerContext, order_id: str, reason: str) -> dict:
     """Lift a consumption restriction (解除限制消费): on security, the applicant's consent, or full
     performance (J13 Art 9)."""
@@ -46,7 +47,7 @@ def lift_restriction(ctx: HandlerContext, order_id: str, reason: str) -> dict:
             "lifted_on": order["lifted_on"], "reason": reason, "reason_cn": LIFT_REASONS[reason]}
 
 
-@handler("credit.blacklist", inputs=("debtor_id", "debtor_name", "ground"), optional=("extra_years",))
+@handler("credit.blacklist", system="credit", inputs=("debtor_id", "debtor_name", "ground"), optional=("extra_years",))
 def blacklist(ctx: HandlerContext, debtor_id: str, debtor_name: str, ground: object, extra_years: object = 0) -> dict:
     """List a debtor as dishonest (纳入失信被执行人名单) on one of the six grounds of J14 Art 1; never a minor."""
     party = parse_party_id("debtor_id", debtor_id)
@@ -69,7 +70,7 @@ def blacklist(ctx: HandlerContext, debtor_id: str, debtor_name: str, ground: obj
             "expires_on": expires_on.isoformat() if expires_on else None, "published_at": stamp(ctx.now)}
 
 
-@handler("credit.delist", inputs=("listing_id", "reason"))
+@handler("credit.delist", system="credit", inputs=("listing_id", "reason"))
 def delist(ctx: HandlerContext, listing_id: str, reason: str) -> dict:
     """Delete a listing (删除失信信息) for one of the J14 Art 10 reasons (within 3 working days of the reason
     arising), or correct a wrong one (Art 12)."""

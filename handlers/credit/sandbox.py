@@ -18,6 +18,8 @@ def _id(prefix: str, ctx: HandlerContext) -> str:
 
 
 class SandboxCredit:
+    local = True      # in-process: safe to call inside the engine's transaction
+
     def __init__(self) -> None:
         self.store = SandboxStore("credit")
 

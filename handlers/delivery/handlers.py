@@ -16,7 +16,7 @@ from handlers.validate import choice, integer, optional_text, reject, text
 PUBLICATION_DAYS = 30            # CPL 2023 Art 95: service by publication counts after 30 days [M: check]
 
 
-@handler("party.notify", inputs=("party_name", "role"),
+@handler("party.notify", system="delivery", inputs=("party_name", "role"),
          optional=("party_id", "channel", "message", "document", "publication_days"))
 def party_notify(ctx: HandlerContext, party_name: str, role: str, party_id: str | None = None,
                  channel: str = "electronic", message: str | None = None, document: str | None = None,

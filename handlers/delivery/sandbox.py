@@ -13,6 +13,8 @@ FAILURES = {"electronic": "电子送达地址无效", "sms": "号码停机", "po
 
 
 class SandboxDelivery:
+    local = True      # in-process: safe to call inside the engine's transaction
+
     def __init__(self) -> None:
         self.store = SandboxStore("delivery")
 

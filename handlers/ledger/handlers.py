@@ -19,7 +19,7 @@ def _due(day: str | None) -> str | None:
     return (date.fromisoformat(day) + timedelta(days=PAYOUT_DAYS)).isoformat() if day else None
 
 
-@handler("ledger.receive", inputs=("amount", "payer"), optional=("source", "reference", "case_no"))
+@handler("ledger.receive", system="ledger", inputs=("amount", "payer"), optional=("source", "reference", "case_no"))
 def ledger_receive(ctx: HandlerContext, amount: object, payer: str, source: str = "other",
                    reference: str | None = None, case_no: str | None = None) -> dict:
     """Record money arriving in the case account (案款到账): transferred deposits (扣划), voluntary payment,
@@ -36,7 +36,7 @@ def ledger_receive(ctx: HandlerContext, amount: object, payer: str, source: str 
             "received_at": stamp(ctx.now), "payout_due": _due(today(ctx.now).isoformat())}
 
 
-@handler("ledger.payout", inputs=("amount", "payee"), optional=("purpose", "payee_account", "case_no"))
+@handler("ledger.payout", system="ledger", inputs=("amount", "payee"), optional=("purpose", "payee_account", "case_no"))
 def ledger_payout(ctx: HandlerContext, amount: object, payee: str, purpose: str = "applicant",
                   payee_account: str | None = None, case_no: str | None = None) -> dict:
     """Pay out of the case account (案款发放); refused when it exceeds the balance (never negative)."""
@@ -52,7 +52,7 @@ def ledger_payout(ctx: HandlerContext, amount: object, payee: str, purpose: str 
             "paid_at": stamp(ctx.now)}
 
 
-@handler("ledger.balance", optional=("case_no",))
+@handler("ledger.balance", system="ledger", optional=("case_no",))
 def ledger_balance(ctx: HandlerContext, case_no: str | None = None) -> dict:
     """The case account's balance and totals; ``payout_due``/``overdue`` tell whether the oldest unpaid money
     has waited past the 30-day payout period."""

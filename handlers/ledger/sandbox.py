@@ -23,6 +23,8 @@ def _entry_id(prefix: str, ctx: HandlerContext) -> str:
 
 
 class SandboxLedger:
+    local = True      # in-process: safe to call inside the engine's transaction
+
     def __init__(self) -> None:
         self.store = SandboxStore("ledger")
 

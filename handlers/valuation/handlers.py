@@ -25,7 +25,7 @@ def _dates(ctx: HandlerContext, report_days: int) -> dict:
             "valid_until": term_end(day, 12).isoformat(), "dispose_by": (day + timedelta(days=10)).isoformat()}
 
 
-@handler("valuation.online_inquiry", inputs=("asset_id",))
+@handler("valuation.online_inquiry", system="valuation", inputs=("asset_id",))
 def online_inquiry(ctx: HandlerContext, asset_id: str) -> dict:
     """Online inquiry (网络询价): ask every listed platform; the reference price is their average (J10 Arts 7,
     13). Platforms report within 3 days (Art 11)."""
@@ -38,7 +38,7 @@ def online_inquiry(ctx: HandlerContext, asset_id: str) -> dict:
             "method_cn": "网络询价", "results": results, "reference_price": fmt(average), **_dates(ctx, 3)}
 
 
-@handler("valuation.targeted_inquiry", inputs=("asset_id",), optional=("agency",))
+@handler("valuation.targeted_inquiry", system="valuation", inputs=("asset_id",), optional=("agency",))
 def targeted_inquiry(ctx: HandlerContext, asset_id: str, agency: str | None = None) -> dict:
     """Targeted inquiry (定向询价): the tax base or government price from the agency holding it (J10 Arts 5–6)."""
     asset_id = text("asset_id", asset_id, max_len=64)
@@ -50,7 +50,7 @@ def targeted_inquiry(ctx: HandlerContext, asset_id: str, agency: str | None = No
             "reference_price": answer["price"], **_dates(ctx, 3)}
 
 
-@handler("valuation.appraisal", inputs=("asset_id",), optional=("appraiser",))
+@handler("valuation.appraisal", system="valuation", inputs=("asset_id",), optional=("appraiser",))
 def appraisal(ctx: HandlerContext, asset_id: str, appraiser: str | None = None) -> dict:
     """Appraisal (委托评估) when required, agreed, or online inquiry is unsuitable (J10 Art 14); the appraiser is
     the parties' choice or drawn by lot, and reports within 30 days (Art 19)."""

@@ -35,6 +35,8 @@ def _asset(asset_id: str) -> dict:
 
 
 class SandboxValuation:
+    local = True      # in-process: safe to call inside the engine's transaction
+
     def __init__(self) -> None:
         self.store = SandboxStore("valuation")
 
