@@ -14,7 +14,7 @@ from engine.store.tables import events
 from handlers.base import BusinessRejection, Retryable
 from handlers.registry import HandlerSpec, Registry
 
-WORKERS_BPMN = Path(__file__).parents[1] / "bpmn" / "workers"
+DIAGRAM = Path(__file__).parents[1] / "bpmn" / "workers" / "wait_then_notify.bpmn"
 
 
 class Calls:
@@ -41,7 +41,7 @@ def store(db_url, clock, calls):
     engine = Engine(db_url, clock=clock, registry=registry)
     if db_url.startswith("postgresql"):
         engine.init_schema()
-    engine.deploy([WORKERS_BPMN])
+    engine.deploy([DIAGRAM])
     yield engine
     engine.close()
 
@@ -109,7 +109,7 @@ def test_a_handler_of_a_remote_system_still_runs_as_its_own_job(db_url, clock, c
     engine = Engine(db_url, clock=clock, registry=registry)
     if db_url.startswith("postgresql"):
         engine.init_schema()
-    engine.deploy([WORKERS_BPMN])
+    engine.deploy([DIAGRAM])
     try:
         view = start_and_wake(engine, clock)
         assert engine.run_due_jobs() == 1 and engine.instance(view.id).status == "running"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -33,12 +34,12 @@ def store(db_url, tmp_path):
     engine.close()
 
 
-def start_cases(engine, count: int) -> None:
+def start_cases(engine, count: int, process: str = "wait_then_notify") -> None:
     """Cases whose timers all fall due together, after the last one started (a timer already due when its case
     starts fires inline, and no worker would have to take it)."""
     wake_at = (datetime.now(timezone.utc) + timedelta(seconds=2 + 0.03 * count)).isoformat()
     for n in range(count):
-        engine.start("wait_then_notify", f"W-{n}", "J0104", {"wake_at": wake_at})
+        engine.start(process, f"W-{n}", "J0104", {"wake_at": wake_at})
     assert len(engine.job_list(kind="timer")) == count, "cases started too slowly: their timers were already due"
 
 
@@ -94,9 +95,11 @@ def test_three_workers_share_the_jobs_exactly_once(store, db_url, tmp_path):
     assert_each_step_once(store, count)
 
 
-def test_a_worker_killed_mid_batch_loses_nothing(store, db_url, tmp_path):
+@pytest.mark.parametrize("process", ["wait_then_notify", "wait_then_serve"])
+def test_a_worker_killed_mid_batch_loses_nothing(store, db_url, tmp_path, process):
+    """``wait_then_serve``'s notice goes through the 送达 sandbox, a local adapter: it runs inside the timer's step."""
     count = 200
-    start_cases(store, count)
+    start_cases(store, count, process)
     first = worker(db_url, tmp_path, "first", lease_s=3)
     try:
         wait_for(lambda: completed(store) >= 5)
@@ -112,3 +115,6 @@ def test_a_worker_killed_mid_batch_loses_nothing(store, db_url, tmp_path):
     finally:
         stop(second)
     assert_each_step_once(store, count)
+    if process == "wait_then_serve":      # the sandbox booked one notice per case, whatever was repeated
+        with sqlite3.connect(tmp_path / "sandbox" / "sandbox.sqlite3") as sandbox:
+            assert sandbox.execute("SELECT count(*) FROM records WHERE kind = 'delivery'").fetchone() == (count,)
