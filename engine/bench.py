@@ -561,8 +561,8 @@ def run_all(quick: bool = False, echo: Callable[[str], object] = print, database
     """Measure every figure on fresh temporary SQLite files (``database``: fresh databases on that PostgreSQL
     server); print the table through ``echo``; return the figures (all numbers; the targets are in ``TARGETS``).
 
-    The figures at scale run at ``instances`` (default 2,000 quick, 10,000 full; ``python -m engine.bench_scale``
-    runs several sizes); ``load`` (the web's load test, passed in by the command line: the engine never imports the
+    The figures at scale run at ``instances`` (default 2,000 quick; 40,000 full, enough for 10,000 re-queries per
+    worker count; ``python -m engine.bench_scale`` runs several sizes); ``load`` (the web's load test, passed in by the command line: the engine never imports the
     web) runs only on PostgreSQL, for ``duration`` s (default 20 quick, 300 full)."""
     sizes = QUICK if quick else FULL
     started = time.perf_counter()
@@ -583,7 +583,7 @@ def run_all(quick: bool = False, echo: Callable[[str], object] = print, database
         t0 = time.perf_counter()
         scale_engine = bench.engine()
         try:
-            figures.update(bench_scale.run_scale(scale_engine, instances or (2000 if quick else 10_000),
+            figures.update(bench_scale.run_scale(scale_engine, instances or (2000 if quick else 40_000),
                                                  sweep=200 if quick else bench_scale.SWEEP, echo=echo))
         finally:
             scale_engine.close()

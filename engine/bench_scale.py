@@ -231,6 +231,10 @@ def run_scale(engine: Engine, count: int, sweep: int = SWEEP, runs: int = 60, ec
     load(engine, templates, count, echo)
     echo(f"  {count:,} instances loaded in {time.perf_counter() - t0:.0f} s")
     figures = measure_reads(engine, runs)
+    waiting = int(count * 0.9) // len(WORKER_COUNTS)          # each worker count sweeps other waiting instances
+    if sweep > waiting:
+        echo(f"  sweep of {waiting:,} per worker count: {count:,} instances hold no more (--instances ≥ 3.4 × sweep)")
+        sweep = waiting
     for n, workers in enumerate(WORKER_COUNTS):
         figures.update(measure_sweep(engine, workers, n * sweep, sweep, echo))
     figures["instances"] = float(count)

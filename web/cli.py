@@ -139,7 +139,7 @@ def simulate(scenarios, quiet):
 @click.option("--json", "as_json", is_flag=True, help="print the figures as one JSON object on the last line")
 @click.option("--quick", is_flag=True, help="smaller runs (under a minute)")
 @click.option("--database", help="a PostgreSQL server URL: fresh databases there, and the load test")
-@click.option("--instances", type=int, help="instances for the figures at scale (default 2,000 quick, 10,000)")
+@click.option("--instances", type=int, help="instances for the figures at scale (default 2,000 quick, 40,000)")
 @click.option("--duration", type=float, help="seconds of the load test (default 20 quick, 300)")
 @friendly
 def bench(as_json, quick, database, instances, duration):
