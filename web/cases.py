@@ -35,6 +35,12 @@ CASE_TYPES = {"执": _l("执行实施"), "执恢": _l("恢复执行"), "执保":
 RELATIONS = {"parent": _l("本案所属案件"), "child": _l("由本案产生"), "called": _l("子流程")}
 STATUSES = {"running": _l("进行中"), "suspended": _l("已中止"), "completed": _l("已结束"),
             "terminated": _l("已终止")}
+# the stages a procedure keeps in its case fields (``stage``), and the coarse ones of public progress
+STAGES = {
+    "filing": _l("立案"), "start": _l("执行启动"), "control": _l("财产查控"), "realisation": _l("财产变现"),
+    "payout": _l("案款发放"), "closing": _l("结案"), "closed": _l("已结案"), "suspended": _l("中止执行"),
+    "in_progress": _l("办理中"), "concluded": _l("已办结"),
+}
 MEASURE_STATUSES = {"in_force": _l("有效"), "queued": _l("轮候"), "released": _l("已解除"), "lapsed": _l("已失效")}
 # what of an event's data the log shows (the rest stays in the audit trail)
 HIDDEN_DATA = {"court_settings", "definition"}
@@ -47,7 +53,12 @@ def engine():
 @bp.app_context_processor
 def case_labels():
     return {"case_type_label": lambda code: CASE_TYPES.get(code, code or ""),
-            "status_label": lambda status: STATUSES.get(status, status)}
+            "status_label": lambda status: STATUSES.get(status, status),
+            "stage_label": stage_label}
+
+
+def stage_label(stage: str | None) -> str:
+    return str(STAGES.get(stage, stage or ""))
 
 
 @bp.app_template_filter("compact_json")

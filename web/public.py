@@ -14,15 +14,11 @@ from flask_babel import gettext as _, lazy_gettext as _l
 
 from engine.errors import NotFound
 from engine.public import TooManyLookups
+from web.cases import STAGES
 
 bp = Blueprint("public", __name__, url_prefix="/public")
 
 VERIFIED_FOR = 30 * 60          # seconds a successful lookup is remembered
-STAGES = {
-    "filing": _l("立案"), "start": _l("执行启动"), "control": _l("财产查控"), "realisation": _l("财产变现"),
-    "payout": _l("案款发放"), "closing": _l("结案"), "closed": _l("已结案"), "suspended": _l("中止执行"),
-    "in_progress": _l("办理中"), "concluded": _l("已办结"),
-}
 
 
 def engine():

@@ -24,6 +24,7 @@ from engine.legal_time import COURT_TZ
 from engine.roles import ROLES
 from engine.supervision import STATUSES, Filters
 from web.auth import courts_for, requires
+from web.cases import stage_label
 from web.i18n import current_language
 from web.nav import SUPERVISORS
 
@@ -365,7 +366,7 @@ def _charts(board, metrics) -> dict:
     charts = {
         "backlog": dict(axis, legend={"type": "scroll"}, xAxis={"type": "value", "minInterval": 1},
                         yAxis={"type": "category", "inverse": True,
-                               "data": [stage or _("未标阶段") for stage in stages]},
+                               "data": [stage_label(stage) or _("未标阶段") for stage in stages]},
                         series=[{"type": "bar", "stack": "p", "name": name,
                                  "data": [counts.get((name, stage), 0) for stage in stages]} for name in names]),
         "deadlines": dict(axis, legend={}, xAxis={"type": "category", "data": [_role_label(r) for r in teams]},

@@ -56,3 +56,26 @@ def test_demo_has_cases_of_every_procedure_in_every_stage(demo_engine):
     assert len([r for r in closed if r.status == "completed"]) >= 3
     assert all(len([r for r in rows if r.process_id == p and r.status == "running"]) >= 3
                for p in ("realisation", "objection_review", "no_asset_exit", "bankruptcy_transfer", "credit_blacklist"))
+    _pages_name_the_stages(demo_engine)
+
+
+def _pages_name_the_stages(engine):
+    """Officers and supervisors read the stage names (财产查控), not the codes the diagrams keep (control)."""
+    import re
+
+    from web import create_app
+    from web.demo import DEMO_PASSWORD
+    client = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test"}).test_client()
+
+    def login(username):
+        client.get("/logout")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True))[1]
+        assert client.post("/login", data={"username": username, "password": DEMO_PASSWORD,
+                                           "csrf_token": token}).status_code == 302
+
+    login("chengban")
+    tasks = client.get("/").get_data(as_text=True)
+    assert "财产查控" in tasks and "案款发放" in tasks and "<td>control</td>" not in tasks
+    login("jiandu")
+    listed = client.get("/supervise/instances?process=enforcement_case").get_data(as_text=True)
+    assert "执行启动" in listed and "<td>start</td>" not in listed and 'value="start"' in listed
