@@ -10,7 +10,8 @@ task to its job, and records the failure on the job as its first attempt (retrie
 The key of a task already in the stored state is its job's (``svc:<instance>:<task>``); a task this command
 created gets new ids on a re-run, so its key is named after what made it: the key of the job whose command runs
 (a timer firing, a service result) and the element (``svc:<instance>:tmr:…>notify_requery#1``). Either way a
-re-run after a rollback or a crash asks the handler again with the same key, and it answers the same.
+re-run after a crash asks the handler again with the same key, and it answers the same; after a failure the task's
+job takes over the key of the failed call (``RecordLocalFailure``).
 """
 from __future__ import annotations
 

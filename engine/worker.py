@@ -68,7 +68,7 @@ class JobRunner:
                 failed.append(failure)
         for failure in failed:
             if failure.key in local.left:
-                self.executor.run(RecordLocalFailure(job.instance_id, local.left[failure.key],
+                self.executor.run(RecordLocalFailure(job.instance_id, local.left[failure.key], failure.key,
                                                      **failure_record(failure.operator, failure.cause)))
 
     def _run_service(self, job) -> None:

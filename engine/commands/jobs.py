@@ -181,10 +181,13 @@ class RecordJobFailure:
 
 @dataclass(frozen=True)
 class RecordLocalFailure:
-    """A service task that failed inline: record it on the job its task became (found by the job's key)."""
+    """A service task that failed inline: record it on the job its task became, and give
+    that job the key the inline call used, so every attempt of the task asks the handler with one key (a task the
+    step itself created got new ids on the re-run, and with them a job key of its own)."""
 
     instance_id: int
     task_id: str
+    key: str                        # the idempotency key of the failed inline call
     error: str
     details: dict | None = None
     retryable: bool = True
@@ -192,9 +195,10 @@ class RecordLocalFailure:
 
     def execute(self, uow: UnitOfWork) -> JobView | None:
         job_id = uow.conn.execute(sa.select(jobs.c.id).where(
-            jobs.c.idempotency_key == f"svc:{self.instance_id}:{self.task_id}")).scalar()
+            jobs.c.instance_id == self.instance_id, jobs.c.task_id == self.task_id, jobs.c.kind == "service")).scalar()
         if job_id is None:          # the re-run took another path (the case changed meanwhile)
             return None
+        uow.conn.execute(jobs.update().where(jobs.c.id == job_id).values(idempotency_key=self.key))
         return RecordJobFailure(job_id, self.error, self.details, self.retryable, self.counts).execute(uow)
 
 

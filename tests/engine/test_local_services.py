@@ -15,6 +15,7 @@ from handlers.base import BusinessRejection, Retryable
 from handlers.registry import HandlerSpec, Registry
 
 DIAGRAM = Path(__file__).parents[1] / "bpmn" / "workers" / "wait_then_notify.bpmn"
+IN_SUBPROCESS = DIAGRAM.with_name("wait_then_notify_in_subprocess.bpmn")     # its notice is made by the timer's step
 
 
 class Calls:
@@ -41,7 +42,7 @@ def store(db_url, clock, calls):
     engine = Engine(db_url, clock=clock, registry=registry)
     if db_url.startswith("postgresql"):
         engine.init_schema()
-    engine.deploy([DIAGRAM])
+    engine.deploy([DIAGRAM, IN_SUBPROCESS])
     yield engine
     engine.close()
 
@@ -89,6 +90,22 @@ def test_a_failure_keeps_the_timer_firing_and_is_the_jobs_first_attempt(store, c
     assert len(set(calls.keys)) == 1 and len(calls.keys) == 2          # the same key both times
     assert calls.keys[0] == f"svc:{view.id}:{completed_task(store, view)}"
     assert all(r.ok for r in store.verify_audit())
+
+
+def test_a_task_the_step_made_keeps_the_key_of_its_failed_call(store, clock, calls):
+    """The subprocess's notice gets new ids when the failed step is run again: its job keeps the inline call's key."""
+    view = store.start("wait_then_notify_in_subprocess", "W-2", "J0104",
+                       {"wake_at": (clock.now() + timedelta(hours=1)).isoformat()})
+    clock.advance(timedelta(hours=1))
+    calls.fail = [Retryable("送达平台 timed out")]
+    store.run_due_jobs()
+    [job] = store.job_list(instance_id=view.id)
+    assert (job.kind, job.attempts) == ("service", 1)
+    assert ">notify#1" in calls.keys[0]                                 # named after the timer that made it
+    clock.advance(timedelta(seconds=10))
+    store.run_due_jobs()
+    assert store.instance(view.id).status == "completed"
+    assert calls.keys == [calls.keys[0]] * 2                            # the retry asked with the same key
 
 
 def test_a_rejection_is_an_incident_at_once_after_the_timer_fired(store, clock, calls):
