@@ -562,8 +562,9 @@ def run_all(quick: bool = False, echo: Callable[[str], object] = print, database
     server); print the table through ``echo``; return the figures (all numbers; the targets are in ``TARGETS``).
 
     The figures at scale run at ``instances`` (default 2,000 quick; 40,000 full, enough for 10,000 re-queries per
-    worker count; ``python -m engine.bench_scale`` runs several sizes); ``load`` (the web's load test, passed in by the command line: the engine never imports the
-    web) runs only on PostgreSQL, for ``duration`` s (default 20 quick, 300 full)."""
+    worker count; ``python -m engine.bench_scale`` runs several sizes). ``load``, the web's load test, is passed in
+    by the command line (the engine never imports the web) and runs only on PostgreSQL, for ``duration`` s
+    (default 20 quick, 300 full)."""
     sizes = QUICK if quick else FULL
     started = time.perf_counter()
     where = f"PostgreSQL at {database.split('@')[-1]}" if database else "SQLite in a temporary directory"

@@ -36,6 +36,7 @@ COURTS = [f"川01{n:02d}" for n in range(4, 14)]          # ten basic courts; th
 OFFICER = "bench_officer"
 SWEEP = 10_000
 WORKER_COUNTS = (1, 2, 4)
+AT_TASK = 0.1                  # share of clones waiting at the open task (pool_entry); the rest wait on the timer
 CASE = dict(debtor_id="510107198511203317", debtor_name="陈大明", filed_on="2026-01-20", amount=50000, recovered=0,
             applicant_name="四川锦城小额贷款有限公司", basis="（2025）川0104民初456号民事判决书",
             notice_served_on="2026-01-23", asset_report_order_on="2026-01-23", blacklist_ground=4,
@@ -140,7 +141,7 @@ def load(engine: Engine, templates: list[dict], count: int, echo=print, seed: in
     for start in range(first, first + count - 1, batch_size):
         batch: dict[str, list] = {name: [] for name in TABLES}
         for new_id in range(start, min(start + batch_size, first + count - 1)):
-            for name, rows in _clone(templates[rng.random() < 0.1], new_id, rng, now).items():
+            for name, rows in _clone(templates[rng.random() < AT_TASK], new_id, rng, now).items():
                 batch[name] += rows
         with engine.db.begin() as conn:
             for name in TABLES:
@@ -231,7 +232,7 @@ def run_scale(engine: Engine, count: int, sweep: int = SWEEP, runs: int = 60, ec
     load(engine, templates, count, echo)
     echo(f"  {count:,} instances loaded in {time.perf_counter() - t0:.0f} s")
     figures = measure_reads(engine, runs)
-    waiting = int(count * 0.9) // len(WORKER_COUNTS)          # each worker count sweeps other waiting instances
+    waiting = int(count * (1 - AT_TASK)) // len(WORKER_COUNTS)     # each worker count sweeps other instances
     if sweep > waiting:
         echo(f"  sweep of {waiting:,} per worker count: {count:,} instances hold no more (--instances ≥ 3.4 × sweep)")
         sweep = waiting

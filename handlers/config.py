@@ -50,6 +50,20 @@ def adapter_for(system: str) -> object:
 
     :raises AdapterNotConfigured: the variable names an unknown adapter, or its factory cannot be loaded.
     """
+    return _factory(system)()
+
+
+def is_local(system: str) -> bool:
+    """Whether ``system``'s configured adapter runs in this process (its class says ``local = True``, as the
+    sandboxes do): its calls are fast and cannot hang, so the engine may make them inside an instance transaction.
+    A real system's client is not local. An adapter that cannot be resolved is not local (its job reports why)."""
+    try:
+        return getattr(_factory(system), "local", False) is True
+    except AdapterNotConfigured:
+        return False
+
+
+def _factory(system: str) -> Callable[[], object]:
     name, choices = adapter_name(system), _known(system)
     factory = choices.get(name)
     details = {"field": env_name(system), "value": name, "allowed": sorted(choices)}
@@ -63,21 +77,7 @@ def adapter_for(system: str) -> object:
         except (ImportError, AttributeError) as exc:
             raise AdapterNotConfigured(f"adapter '{name}' for '{system}' cannot be loaded from {module}:{attribute}: "
                                        f"{exc}", details) from exc
-    return factory()
-
-
-def is_local(system: str) -> bool:
-    """Whether ``system``'s configured adapter runs in this process (its class says ``local = True``, as the
-    sandboxes do): its calls are fast and cannot hang, so the engine may make them inside an instance transaction.
-    A real system's client is not local. An adapter that cannot be resolved is not local (its job reports why)."""
-    factory = _known(system).get(adapter_name(system))
-    if isinstance(factory, str):
-        module, _, attribute = factory.partition(":")
-        try:
-            factory = getattr(importlib.import_module(module), attribute)
-        except (ImportError, AttributeError):
-            return False
-    return getattr(factory, "local", False) is True
+    return factory
 
 
 def check() -> dict[str, str]:

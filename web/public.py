@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 from flask import Blueprint, current_app, redirect, render_template, request, send_file, session, url_for
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 
 from engine.errors import NotFound
 from engine.public import TooManyLookups
