@@ -7,8 +7,11 @@ later format change can migrate old rows.
 
 Two caches keep long histories cheap, neither sharing mutable objects between instances:
 
-* restored specs are kept per spec text as a pickle; each load unpickles a FRESH copy (SpiffWorkflow mutates
-  specs at run time, so parsed spec objects are never shared);
+* restored specs are kept per spec text. SpiffWorkflow changes a spec at run time only when an event subprocess
+  is first triggered (it connects it to the start: the probe ``t11b_spec_mutation.py`` shows that leaking into
+  other instances) and when a loop or multi-instance task first runs (it adds a listener): specs without those are
+  shared by every instance of the process (read only, also across threads); the others are kept as a pickle and
+  each instance unpickles a fresh copy;
 * the dict of a finished task (finished parent too) does not change, so it is kept on its workflow and reused
   while the task's state, state-change time and children are unchanged: saving a case with a long history only
   converts what moved.
@@ -20,7 +23,6 @@ import pickle
 import zlib
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -28,6 +30,7 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, TaskConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -135,18 +138,39 @@ def spec_json(spec, subprocess_specs) -> str:
     return json.dumps({"spec": dct["spec"], "subprocess_specs": dct["subprocess_specs"]}, separators=(",", ":"))
 
 
-@lru_cache(maxsize=256)
-def _spec_pickle(spec_text: str) -> bytes:
-    specs = json.loads(spec_text)
-    registry = _STATE.registry
-    spec = registry.restore(specs["spec"])
-    subprocess_specs = {name: registry.restore(s) for name, s in specs["subprocess_specs"].items()}
-    return pickle.dumps((spec, subprocess_specs), protocol=pickle.HIGHEST_PROTOCOL)
+_RESTORED: dict[str, tuple] = {}       # spec text -> (shared specs or None, pickle of the specs as restored)
 
 
-def _fresh_specs(spec_text: str):
-    """New spec objects for one instance (never shared: SpiffWorkflow mutates them)."""
-    return pickle.loads(_spec_pickle(spec_text))
+def _restored(spec_text: str) -> tuple:
+    found = _RESTORED.get(spec_text)
+    if found is None:
+        specs = json.loads(spec_text)
+        registry = _STATE.registry
+        objects = (registry.restore(specs["spec"]),
+                   {name: registry.restore(s) for name, s in specs["subprocess_specs"].items()})
+        shared = objects if read_only_at_run_time(objects[0], *objects[1].values()) else None
+        if len(_RESTORED) >= 256:
+            _RESTORED.clear()
+        found = _RESTORED[spec_text] = (shared, pickle.dumps(objects, protocol=pickle.HIGHEST_PROTOCOL))
+    return found
+
+
+def read_only_at_run_time(*specs) -> bool:
+    """No event subprocess to trigger and no loop or multi-instance task: running never changes these specs."""
+    return not any(isinstance(task_spec, LoopTask) or getattr(task_spec, "trigger_specs", None)
+                   for spec in specs for task_spec in spec.task_specs.values())
+
+
+def changed_shared_specs() -> list[str]:
+    """Names of shared specs that running instances changed after all (the tests check there are none)."""
+    return [shared[0].name for shared, pickled in list(_RESTORED.values())
+            if shared is not None and pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL) != pickled]
+
+
+def _specs(spec_text: str):
+    """The spec objects for one instance: the shared ones, or a fresh copy."""
+    shared, pickled = _restored(spec_text)
+    return shared if shared is not None else pickle.loads(pickled)
 
 
 def dump_state(workflow) -> bytes:
@@ -155,7 +179,7 @@ def dump_state(workflow) -> bytes:
 
 def load_state(state: bytes, spec_text: str, script_engine) -> BpmnWorkflow:
     dct = json.loads(zlib.decompress(state))
-    dct["spec_objects"] = _fresh_specs(spec_text)
+    dct["spec_objects"] = _specs(spec_text)
     workflow = _STATE.from_dict(dct)
     workflow.script_engine = script_engine
     return workflow
@@ -163,7 +187,7 @@ def load_state(state: bytes, spec_text: str, script_engine) -> BpmnWorkflow:
 
 def new_workflow(spec_text: str, script_engine) -> BpmnWorkflow:
     """A fresh instance of a stored spec."""
-    spec, subprocess_specs = _fresh_specs(spec_text)
+    spec, subprocess_specs = _specs(spec_text)
     return ZhixingWorkflow(spec, subprocess_specs, script_engine=script_engine)
 
 

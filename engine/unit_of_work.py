@@ -4,9 +4,13 @@ This is the only place that writes instance rows. ``save`` serializes the workfl
 optimistic check (``UPDATE … WHERE version = :loaded``: a lost update is impossible, the loser gets
 ``ConcurrentModification``), brings the projection tables in step by diffing the snapshots taken at load and at
 save, queues thrown messages as jobs, and appends the events of the command to the hash chain.
+
+Inside ``batched()`` (a sweep firing the timers of many instances in one transaction) the writes of every save are
+kept and run at the end, one executemany per kind of statement, so a batch costs a handful of round trips.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
 from dataclasses import dataclass, field
@@ -30,11 +34,16 @@ _SAVE = instances.update().where(instances.c.id == sa.bindparam("w_id"),
                                  instances.c.version == sa.bindparam("w_version"))
 _LATEST = sa.select(definitions.c.id).where(definitions.c.process_id == sa.bindparam("process_id")) \
     .order_by(definitions.c.version.desc()).limit(1)
-_IDS = sa.bindparam("ids", expanding=True)
-_DELETE_HUMAN = human_tasks.delete().where(human_tasks.c.task_id.in_(_IDS))
-_DELETE_JOBS = jobs.delete().where(jobs.c.instance_id == sa.bindparam("instance_id"), jobs.c.task_id.in_(_IDS),
-                                   jobs.c.kind.in_(("service", "timer")))
-_DELETE_SUBS = subscriptions.delete().where(subscriptions.c.task_id.in_(_IDS))
+_DELETE_HUMAN = human_tasks.delete().where(human_tasks.c.task_id == sa.bindparam("task_id"))
+_DELETE_JOBS = jobs.delete().where(jobs.c.instance_id == sa.bindparam("instance_id"),
+                                   jobs.c.task_id == sa.bindparam("task_id"), jobs.c.kind != "message")
+_MOVE_TIMER = jobs.update().where(jobs.c.instance_id == sa.bindparam("w_instance"),
+                                  jobs.c.task_id == sa.bindparam("w_task"), jobs.c.kind == "timer")
+_DELETE_SUBS = subscriptions.delete().where(subscriptions.c.task_id == sa.bindparam("task_id"))
+_UNMATCHED = sa.select(messages).where(
+    messages.c.status == "unmatched",
+    sa.tuple_(messages.c.name, messages.c.correlation_key).in_(sa.bindparam("waits", expanding=True))
+).order_by(messages.c.id)
 _INSERT = {table.name: table.insert() for table in (instances, human_tasks, jobs, subscriptions, events)}
 
 SETTINGS_TTL_S = 60.0
@@ -96,6 +105,9 @@ class UnitOfWork:
         self._settings = {} if settings_cache is None else settings_cache
         self._instances = instance_cache
         self.saved: list[InstanceHandle] = []   # handed back to the instance cache after the commit
+        self._prefetched: dict = {}             # instance rows read ahead for a batch
+        self._pending: dict = {}                # statement -> rows, while a batch defers its writes
+        self._batching = False
 
     # -- definitions -------------------------------------------------------------------------------------
     def definition(self, definition_id: int) -> Definition:
@@ -142,7 +154,8 @@ class UnitOfWork:
     def load(self, instance_id: int) -> InstanceHandle:
         # with no cached workflow to check against the row's version, the state comes in the same query
         maybe_cached = self._instances is not None and self._instances.holds(instance_id)
-        row = self.conn.execute(_LOAD_ROW if maybe_cached else _LOAD_ALL, {"id": instance_id}).first()
+        row = self._prefetched.pop(instance_id, None) or \
+            self.conn.execute(_LOAD_ROW if maybe_cached else _LOAD_ALL, {"id": instance_id}).first()
         if row is None:
             raise NotFound(f"instance {instance_id} does not exist")
         definition = self.definition(row.definition_id)
@@ -150,12 +163,48 @@ class UnitOfWork:
         if cached is not None:
             workflow, before = cached
         else:
-            state = self.conn.execute(_LOAD_STATE, {"id": instance_id}).scalar() if maybe_cached else row.state
+            state = row.state if "state" in row._fields else \
+                self.conn.execute(_LOAD_STATE, {"id": instance_id}).scalar()
             workflow = load_state(state, definition.spec_json, runtime.ScriptEngine())
             before = runtime.snapshot(workflow, definition.meta, evaluate_services=False)
         return InstanceHandle(row.id, definition, row.case_no, row.court, row.status, row.version, row.last_seq,
                               row.last_hash, workflow, before, row.parent_id, row.stage, row.related_case_no,
                               fields=row.fields or {})
+
+    def prefetch(self, instance_ids) -> None:
+        """Read several instances in one query (a batch); ``load`` then takes them from here."""
+        rows = self.conn.execute(sa.select(instances).where(instances.c.id.in_(list(instance_ids)))).all()
+        self._prefetched.update((row.id, row) for row in rows)
+
+    @contextlib.contextmanager
+    def batched(self):
+        """Defer the writes of every ``save`` inside the block and run them together at its end: one statement
+        (an executemany) per kind of write for all the instances saved, instead of a handful per instance."""
+        self._batching = True
+        try:
+            yield
+        finally:
+            self._batching = False
+        self.flush()
+
+    def write(self, statement, rows: list[dict]) -> None:
+        """Run a write, or keep it for the end of the batch."""
+        if rows:
+            self._pending.setdefault(statement, []).extend(rows)
+            if not self._batching:
+                self.flush()
+
+    def flush(self) -> None:
+        """Run the kept writes: instance rows first (their version check), deletes, updates, then inserts."""
+        pending, self._pending = self._pending, {}
+        waits = pending.pop(_UNMATCHED, None)
+        for statement, rows in sorted(pending.items(), key=lambda item: _write_order(item[0])):
+            count = self.conn.execute(statement, rows).rowcount
+            if statement is _SAVE and count != len(rows):
+                raise ConcurrentModification("a case was changed by someone else meanwhile; try again")
+        if waits:
+            for msg in self.conn.execute(_UNMATCHED, {"waits": waits}).all():
+                self.queue_inbox_message(msg)
 
     def log(self, handle: InstanceHandle, actor: str, action: str, task_id: str | None = None,
             bpmn_id: str | None = None, data=None) -> None:
@@ -181,15 +230,14 @@ class UnitOfWork:
         if isinstance(stage, str):
             handle.stage = stage[:64]
         fields = case_fields(data, meta.get("case_fields", ()), handle.fields)
-        updated = self.conn.execute(_SAVE, dict(
-            w_id=handle.id, w_version=handle.version, state=dump_state(workflow), version=handle.version + 1,
-            status=status, stage=handle.stage, fields=fields, updated_at=self.now, last_seq=handle.last_seq,
-            last_hash=handle.last_hash, ended_at=self.now if status in ("completed", "terminated") else None)
-        ).rowcount
-        if updated != 1:
-            raise ConcurrentModification(
-                f"case {handle.case_no} (instance {handle.id}) was changed by someone else meanwhile; "
-                "reload it and try again")
+        try:
+            self.write(_SAVE, [dict(
+                w_id=handle.id, w_version=handle.version, state=dump_state(workflow), version=handle.version + 1,
+                status=status, stage=handle.stage, fields=fields, updated_at=self.now, last_seq=handle.last_seq,
+                last_hash=handle.last_hash, ended_at=self.now if status in ("completed", "terminated") else None)])
+        except ConcurrentModification:
+            raise ConcurrentModification(f"case {handle.case_no} (instance {handle.id}) was changed by someone else "
+                                         "meanwhile; reload it and try again") from None
         handle.version += 1
         handle.status = status
         handle.fields = fields
@@ -217,24 +265,19 @@ class UnitOfWork:
         self.conn.execute(_INSERT["events"], [ev])
 
     def _write_events(self, handle: InstanceHandle) -> None:
-        if handle.new_events:
-            self.conn.execute(_INSERT["events"], handle.new_events)
-            handle.new_events = []
+        self.write(_INSERT["events"], handle.new_events)
+        handle.new_events = []
 
     # -- projections -------------------------------------------------------------------------------------
     def _sync_projections(self, handle: InstanceHandle, before: runtime.Snapshot, after: runtime.Snapshot) -> None:
-        conn, now = self.conn, self.now
-        gone = [t for t in before.human if t not in after.human]
-        if gone:
-            conn.execute(_DELETE_HUMAN, {"ids": gone})
-        new_human = [self._human_row(handle, tid, t) for tid, t in after.human.items() if tid not in before.human]
-        if new_human:
-            conn.execute(_INSERT["human_tasks"], new_human)
+        now, write = self.now, self.write
+        write(_DELETE_HUMAN, [{"task_id": t} for t in before.human if t not in after.human])
+        write(_INSERT["human_tasks"], [self._human_row(handle, tid, t) for tid, t in after.human.items()
+                                       if tid not in before.human])
 
         gone_jobs = [t for t in before.services if t not in after.services] + \
                     [t for t in before.timers if t not in after.timers]
-        if gone_jobs:
-            conn.execute(_DELETE_JOBS, {"instance_id": handle.id, "ids": gone_jobs})
+        write(_DELETE_JOBS, [{"instance_id": handle.id, "task_id": t} for t in gone_jobs])
         new_jobs = [self._service_job(handle, tid, s) for tid, s in after.services.items()
                     if tid not in before.services]
         for tid, timer in after.timers.items():
@@ -242,22 +285,18 @@ class UnitOfWork:
             if old is None:
                 new_jobs.append(self._timer_job(handle, tid, timer))
             elif old.due != timer.due and timer.due is not None:
-                conn.execute(jobs.update().where(jobs.c.instance_id == handle.id, jobs.c.task_id == tid,
-                                                 jobs.c.kind == "timer")
-                             .values(due_at=timer.due, provisional=timer.provisional, updated_at=now))
-        if new_jobs:
-            conn.execute(_INSERT["jobs"], new_jobs)
+                write(_MOVE_TIMER, [dict(w_instance=handle.id, w_task=tid, due_at=timer.due,
+                                         provisional=timer.provisional, updated_at=now)])
+        write(_INSERT["jobs"], new_jobs)
 
-        gone_subs = [t for t in before.subscriptions if t not in after.subscriptions]
-        if gone_subs:
-            conn.execute(_DELETE_SUBS, {"ids": gone_subs})
+        write(_DELETE_SUBS, [{"task_id": t} for t in before.subscriptions if t not in after.subscriptions])
         new_subs = [dict(task_id=tid, instance_id=handle.id, message_name=s.message,
                          correlation_key=str(s.key_value if s.key_value is not None else handle.case_no),
                          created_at=now)
                     for tid, s in after.subscriptions.items() if tid not in before.subscriptions]
-        if new_subs:
-            conn.execute(_INSERT["subscriptions"], new_subs)
-            self._requeue_unmatched(new_subs)
+        write(_INSERT["subscriptions"], new_subs)
+        # a message that arrived before anyone waited for it is delivered once a matching wait begins
+        write(_UNMATCHED, [(s["message_name"], s["correlation_key"]) for s in new_subs])
 
     def _human_row(self, handle: InstanceHandle, task_id: str, task: runtime.HumanTask) -> dict:
         meta = handle.definition.meta["user_tasks"].get(task.bpmn_id, {})
@@ -298,15 +337,6 @@ class UnitOfWork:
         self.conn.execute(jobs.insert(), [self._job("message", f"msg:{handle.id}:{handle.last_seq}",
                                                     instance_id=None, bpmn_id=name, payload=body)])
 
-    def _requeue_unmatched(self, new_subs: list[dict]) -> None:
-        """A message that arrived before anyone waited for it is delivered once a matching wait begins."""
-        for sub in new_subs:
-            waiting = self.conn.execute(sa.select(messages).where(
-                messages.c.status == "unmatched", messages.c.name == sub["message_name"],
-                messages.c.correlation_key == sub["correlation_key"]).order_by(messages.c.id)).all()
-            for msg in waiting:
-                self.queue_inbox_message(msg)
-
     def queue_inbox_message(self, msg) -> None:
         """Turn a kept message (unmatched, or held for a suspended case) into a delivery job."""
         self.conn.execute(messages.update().where(messages.c.id == msg.id).values(status="queued"))
@@ -314,3 +344,11 @@ class UnitOfWork:
                 "source": msg.source, "inbox_id": msg.id}
         self.conn.execute(jobs.insert(), [self._job("message", f"inbox:{msg.id}:{self.now.timestamp()}",
                                                     bpmn_id=msg.name, payload=body)])
+
+
+def _write_order(statement) -> int:
+    """Instance rows first (a lost version check stops the rest), then deletes, updates, inserts: a task's old
+    projection row is gone before a new one could take its key."""
+    if statement is _SAVE:
+        return 0
+    return 1 if isinstance(statement, sa.Delete) else 2 if isinstance(statement, sa.Update) else 3

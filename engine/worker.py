@@ -10,8 +10,8 @@ import logging
 import os
 import socket
 
-from engine.commands.jobs import (LEASE, AcquireJobs, CompleteServiceTask, DeliverMessage, FireTimers,
-                                  RecordJobFailure, RecordLocalFailure, RenewLease)
+from engine.commands.jobs import (LEASE, AcquireJobs, CompleteServiceTask, DeliverMessage, FireTimerBatch,
+                                  FireTimers, RecordJobFailure, RecordLocalFailure, RenewLease)
 from engine import services
 from engine.services import LocalFailure, LocalServices, call_handler, failure_record
 from handlers.base import BusinessRejection, HandlerContext
@@ -21,6 +21,8 @@ log = logging.getLogger("zhixing.worker")
 # a job taken in a batch is run without renewing its lease while the batch is younger than this (the lease then
 # still has at least LEASE - RENEW_AFTER to run); later jobs renew theirs first, as before
 RENEW_AFTER = LEASE / 10
+# due timers of this many instances are fired in one transaction (a sweep); a failure re-runs them one by one
+TIMER_BATCH = int(os.environ.get("ZHIXING_TIMER_BATCH", "20"))
 
 
 class JobRunner:
@@ -34,17 +36,34 @@ class JobRunner:
         taken = self.executor.run(AcquireJobs(self.worker_id, limit))
         clock = self.executor.clock
         leased = clock.now()
-        for job in taken:
+        for group in _groups(taken):
             # a lease taken moments ago is still good; a job that waited behind slow ones renews its lease first
             fresh = clock.now() - leased < RENEW_AFTER
-            if fresh or self.executor.run(RenewLease(job.id, self.worker_id)):
+            group = [job for job in group if fresh or self.executor.run(RenewLease(job.id, self.worker_id))]
+            if len(group) > 1 and self._fire_together(group):
+                continue
+            for job in group:
                 self._run_one(job)
         return len(taken)
+
+    def _fire_together(self, group) -> bool:
+        """Fire a group of timer jobs in one transaction; False (nothing kept) when any of them failed."""
+        try:
+            local = (LocalServices(self.registry, job.idempotency_key) if services.ENABLED else None for job in group)
+            self.executor.run(FireTimerBatch(tuple(map(self._fire, group, local))))
+            return True
+        except Exception as exc:
+            log.info("a batch of %d timers failed (%s); running them one by one", len(group), exc)
+            return False
+
+    @staticmethod
+    def _fire(job, local) -> FireTimers:
+        return FireTimers(job.id, job.instance_id, local, job.task_id)
 
     def _run_one(self, job) -> None:
         try:
             if job.kind == "timer":
-                self._with_local(job, lambda local: FireTimers(job.id, job.instance_id, local))
+                self._with_local(job, lambda local: self._fire(job, local))
             elif job.kind == "message":
                 self.executor.run(DeliverMessage(job.id, job.payload))
             else:
@@ -83,3 +102,21 @@ class JobRunner:
         result = call_handler(spec, ctx, params)
         self._with_local(job, lambda local: CompleteServiceTask(job.id, job.instance_id, job.task_id, job.operator,
                                                                 result, local))
+
+
+def _groups(taken):
+    """The taken jobs in running order, as groups: runs of timer jobs of distinct instances, at most TIMER_BATCH
+    long, and every other job alone."""
+    group, instances = [], set()
+    for job in taken:
+        if job.kind != "timer" or job.instance_id in instances or len(group) >= TIMER_BATCH:
+            if group:
+                yield group
+            group, instances = [], set()
+        if job.kind != "timer":
+            yield [job]
+            continue
+        group.append(job)
+        instances.add(job.instance_id)
+    if group:
+        yield group

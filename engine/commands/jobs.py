@@ -75,6 +75,9 @@ class RenewLease:
                                 .values(locked_until=uow.now + LEASE, updated_at=uow.now)).rowcount == 1
 
 
+_RELEASE = jobs.update().where(jobs.c.id == sa.bindparam("w_id"), jobs.c.status == "running")
+
+
 @dataclass(frozen=True)
 class FireTimers:
     """Fire whatever timers of one instance are due (the job names one of them)."""
@@ -82,6 +85,7 @@ class FireTimers:
     job_id: int
     instance_id: int
     local: LocalServices | None = None     # run the local service tasks it reaches in the same transaction
+    task_id: str | None = None             # the job's timer task (its job row is deleted once it fired)
 
     def execute(self, uow: UnitOfWork) -> list[str]:
         handle = uow.load(self.instance_id)
@@ -99,9 +103,25 @@ class FireTimers:
             self.local.run(uow, handle, stored)
         uow.save(handle)
         # a job whose timer is still waiting (due moved, or fired with another) goes back to the queue
-        uow.conn.execute(jobs.update().where(jobs.c.id == self.job_id, jobs.c.status == "running")
-                         .values(status="ready", locked_by=None, locked_until=None, updated_at=uow.now))
+        if self.task_id not in before or self.task_id in handle.before.timers:
+            uow.write(_RELEASE, [dict(w_id=self.job_id, status="ready", locked_by=None, locked_until=None,
+                                      updated_at=uow.now)])
         return fired
+
+
+@dataclass(frozen=True)
+class FireTimerBatch:
+    """Fire the due timers of several instances (each once) in one transaction, their writes run together (a
+    sweep of the no-asset pool). A failure rolls the whole batch back; the worker then runs each job alone."""
+
+    commands: tuple[FireTimers, ...]
+
+    def execute(self, uow: UnitOfWork) -> None:
+        uow.prefetch(c.instance_id for c in self.commands)
+        with uow.batched():
+            for command in self.commands:
+                command.execute(uow)
+        uow.saved.clear()
 
 
 @dataclass(frozen=True)

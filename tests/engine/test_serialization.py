@@ -6,6 +6,9 @@ import zlib
 
 from testpaths import ENGINE_BPMN
 from engine import serialization
+from engine.definitions import parse
+
+PROCEDURES = ENGINE_BPMN.parents[2] / "bpmn"
 
 
 def test_cached_encoding_is_plain_json_and_round_trips(engine):
@@ -24,3 +27,39 @@ def test_cached_encoding_is_plain_json_and_round_trips(engine):
     again = serialization.load_state(serialization.dump_state(workflow), spec_text, workflow.script_engine)
     assert [t.task_spec.name for t in again.get_tasks()] == [t.task_spec.name for t in workflow.get_tasks()]
     assert again.last_task.data == workflow.last_task.data
+
+
+def test_specs_that_running_never_changes_are_shared_the_others_copied():
+    """SpiffWorkflow changes a spec only when an event subprocess is first triggered or a loop first runs: the
+    processes without those share one set of spec objects; the others get a copy per instance."""
+    import handlers.builtin, handlers.enforcement  # noqa: F401,E401  (the operators the procedures call)
+    from handlers import REGISTRY
+    files = {path.name: path.read_bytes() for path in PROCEDURES.iterdir() if path.is_file()}
+    parsed = {p.process_id: p.spec_json for p in parse(files, registry=REGISTRY)}
+    first, second = (serialization.new_workflow(parsed["no_asset_exit"], None) for _ in range(2))
+    assert first.spec is second.spec
+    first, second = (serialization.new_workflow(parsed["enforcement_case"], None) for _ in range(2))
+    assert first.spec is not second.spec
+    assert not serialization.read_only_at_run_time(first.spec, *first.subprocess_specs.values())
+
+
+def test_sharing_a_spec_that_running_changes_would_be_caught(monkeypatch):
+    """A triggered event subprocess changes its spec: such a process is copied per instance, and the check the
+    scenario tests run after each scenario (``changed_shared_specs``) names it if it were shared."""
+    from SpiffWorkflow.bpmn import BpmnEvent
+    from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+    from SpiffWorkflow.spiff.parser import SpiffBpmnParser
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_file(str(ENGINE_BPMN.parent / "spec_sharing" / "objection_subprocess.bpmn"))
+    text = serialization.spec_json(parser.get_spec("objection_subprocess"),
+                                   parser.get_subprocess_specs("objection_subprocess"))
+    workflow = serialization.new_workflow(text, None)
+    assert not serialization.read_only_at_run_time(workflow.spec)
+    monkeypatch.setattr(serialization, "_RESTORED", {})
+    monkeypatch.setattr(serialization, "read_only_at_run_time", lambda *specs: True)
+    workflow = serialization.new_workflow(text, None)
+    workflow.do_engine_steps()
+    assert serialization.changed_shared_specs() == []
+    workflow.send_event(BpmnEvent(MessageEventDefinition("objection_filed"), {}))
+    workflow.do_engine_steps()
+    assert serialization.changed_shared_specs() == ["objection_subprocess"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from engine import serialization
 from engine.simulation import ScenarioResult, parse_duration, parse_moment, run_scenario, run_scenario_file
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
@@ -21,6 +22,14 @@ users:
   clerk: {name: 立案 王, roles: [filing_clerk]}
 steps:
 """
+
+
+@pytest.fixture(autouse=True)
+def shared_specs_stay_as_restored():
+    """Instances share the spec objects of a process only while running them changes nothing in them
+    (``engine.serialization``): after each scenario, every shared spec still pickles as it did when restored."""
+    yield
+    assert serialization.changed_shared_specs() == []
 
 
 def run(steps: str) -> ScenarioResult:
