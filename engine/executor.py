@@ -17,6 +17,7 @@ from engine import clock as clocks
 from engine.errors import ConcurrentModification
 from engine.timers import using_calendar
 from engine.unit_of_work import UnitOfWork
+from engine.workflow import dispose
 
 
 class InstanceCache:
@@ -38,16 +39,21 @@ class InstanceCache:
     def take(self, instance_id: int, version: int):
         with self._lock:
             entry = self._entries.pop(instance_id, None)
-        return entry[1:] if entry is not None and entry[0] == version else None
+        if entry is not None and entry[0] != version:
+            dispose(entry[1])
+            return None
+        return entry[1:] if entry is not None else None
 
     def put(self, instance_id: int, version: int, workflow, snapshot) -> None:
         if self.size <= 0:
             return
         with self._lock:
+            replaced = self._entries.pop(instance_id, None)
             self._entries[instance_id] = (version, workflow, snapshot)
-            self._entries.move_to_end(instance_id)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+            dropped = [self._entries.popitem(last=False)[1] for _ in range(len(self._entries) - self.size)]
+        for _key, old, _snapshot in dropped + ([replaced] if replaced else []):
+            if old is not workflow:
+                dispose(old)
 
 
 class Executor:

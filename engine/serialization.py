@@ -12,9 +12,9 @@ Two caches keep long histories cheap, neither sharing mutable objects between in
   other instances) and when a loop or multi-instance task first runs (it adds a listener): specs without those are
   shared by every instance of the process (read only, also across threads); the others are kept as a pickle and
   each instance unpickles a fresh copy;
-* the dict of a finished task (finished parent too) does not change, so it is kept on its workflow and reused
-  while the task's state, state-change time and children are unchanged: saving a case with a long history only
-  converts what moved.
+* the dict of a finished task (finished parent too) does not change, so it is kept on its workflow (from the
+  load, or from the first save) and reused while the task's state, state-change time and children are unchanged:
+  saving a case with a long history only converts what moved.
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ import zlib
 from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
+
+import orjson
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -72,30 +74,64 @@ class _Encoded(dict):
     __slots__ = ("json",)
 
 
+def _cache_key(task):
+    """What must stay the same for a task's dict to be reused; None when it may change (not finished, or its
+    parent is not: its data is stored as changes against the parent's)."""
+    parent = task.parent
+    if task.state & TaskState.FINISHED_MASK and parent is not None and parent.state & TaskState.FINISHED_MASK:
+        return task.state, task.last_state_change, len(task._children)
+    return None
+
+
+def _keep(task, key, dct: dict) -> dict:
+    dct = _Encoded(dct)
+    dct.json = None           # encoded on first write, once the registry has added its typename
+    task.workflow.__dict__.setdefault("_zhixing_task_dicts", {})[task.id] = (key, dct)
+    return dct
+
+
 class _CachingTaskConverter(TaskConverter):
-    """Reuses the dict (and JSON) of a finished task whose parent is finished too (see the module docstring)."""
+    """Reuses the dict (and JSON) of a finished task whose parent is finished too (see the module docstring); the
+    dicts a load read are kept too, so saving a case loaded from the store converts only what moved."""
 
     def to_dict(self, task):
-        parent = task.parent
-        if not (task.state & TaskState.FINISHED_MASK and parent is not None
-                and parent.state & TaskState.FINISHED_MASK):
+        key = _cache_key(task)
+        if key is None:
             return super().to_dict(task)
-        cache = task.workflow.__dict__.setdefault("_zhixing_task_dicts", {})
-        key = (task.state, task.last_state_change, len(task._children))
-        hit = cache.get(task.id)
+        hit = task.workflow.__dict__.get("_zhixing_task_dicts", {}).get(task.id)
         if hit is not None and hit[0] == key:
             return hit[1]
-        dct = _Encoded(super().to_dict(task))
-        dct.json = None           # encoded on first write, once the registry has added its typename
-        cache[task.id] = (key, dct)
-        return dct
+        return _keep(task, key, super().to_dict(task))
+
+    def from_dict(self, dct, workflow):
+        task = super().from_dict(dct, workflow)
+        workflow.__dict__.setdefault("_zhixing_loaded", []).append((task, dct))
+        return task
+
+
+def _keep_loaded(workflow) -> None:
+    """After a load, keep the dicts read for the tasks whose dict cannot change (their parents are known now)."""
+    for flow in (workflow, *workflow.subprocesses.values()):
+        for task, dct in flow.__dict__.pop("_zhixing_loaded", ()):
+            key = _cache_key(task)
+            if key is not None:
+                _keep(task, key, dct)
+
+
+def _dumps(value) -> str:
+    """Compact JSON, by orjson (a few times faster than ``json``; a state is written on every step); ``json``
+    for what orjson refuses (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=_SEPARATORS)
 
 
 def _task_json(dct: dict) -> str:
     if not isinstance(dct, _Encoded):
-        return json.dumps(dct, separators=_SEPARATORS)
+        return _dumps(dct)
     if dct.json is None:
-        dct.json = json.dumps(dct, separators=_SEPARATORS)
+        dct.json = _dumps(dct)
     return dct.json
 
 
@@ -104,7 +140,7 @@ def _encode(dct: dict) -> str:
     dct = dict(dct)
     tasks = dct.pop("tasks", None)
     subprocesses = dct.pop("subprocesses", None)
-    parts = [json.dumps(dct, separators=_SEPARATORS)[:-1]]
+    parts = [_dumps(dct)[:-1]]
     if tasks is not None:
         parts.append(',"tasks":{' + ",".join(f'"{k}":' + _task_json(v) for k, v in tasks.items()) + "}")
     if subprocesses is not None:
@@ -181,6 +217,7 @@ def load_state(state: bytes, spec_text: str, script_engine) -> BpmnWorkflow:
     dct = json.loads(zlib.decompress(state))
     dct["spec_objects"] = _specs(spec_text)
     workflow = _STATE.from_dict(dct)
+    _keep_loaded(workflow)
     workflow.script_engine = script_engine
     return workflow
 

@@ -83,3 +83,11 @@ class ZhixingWorkflow(BpmnWorkflow):
             parent = self.get_task_from_id(task_id)
             if parent is None or not parent.state & TaskState.FINISHED_MASK:
                 yield subprocess
+
+
+def dispose(workflow) -> None:
+    """Break a workflow's reference cycles (task <-> workflow, subprocess <-> parent) so that it is freed at once
+    when dropped. Left to the cycle collector, the workflows a worker drops pile up in its older generations, and
+    collecting them took about a fifth of a sweep's time. The workflow must not be used afterwards."""
+    for flow in (workflow, *workflow.subprocesses.values()):
+        vars(flow).clear()

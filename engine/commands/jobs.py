@@ -22,6 +22,7 @@ from engine.services import LocalServices, stored_task_ids
 from engine.store.tables import jobs
 from engine.unit_of_work import UnitOfWork
 from engine.views import JobView
+from engine.workflow import dispose
 
 # a job taken by a worker that died is taken again once its lease runs out
 LEASE = timedelta(seconds=int(os.environ.get("ZHIXING_JOB_LEASE_S", "300")))
@@ -121,6 +122,8 @@ class FireTimerBatch:
         with uow.batched():
             for command in self.commands:
                 command.execute(uow)
+        for handle in uow.saved:        # a swept case waits months for its next timer: not worth caching
+            dispose(handle.workflow)
         uow.saved.clear()
 
 
