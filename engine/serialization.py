@@ -5,7 +5,7 @@ instance state holds only tasks and data; the spec of its definition row is put 
 compressed with zlib. Each row records ``serializer_version`` (SpiffWorkflow's) and ``STATE_VERSION`` (ours) so a
 later format change can migrate old rows.
 
-Two caches keep long histories cheap, neither sharing mutable objects between instances:
+Two caches keep loads and saves cheap, neither sharing anything an instance changes:
 
 * restored specs are kept per spec text. SpiffWorkflow changes a spec at run time only when an event subprocess
   is first triggered (it connects it to the start: the probe ``t11b_spec_mutation.py`` shows that leaking into

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import zlib
 
+from SpiffWorkflow.util.task import TaskState
+
 from testpaths import ENGINE_BPMN
 from engine import serialization
 from engine.definitions import parse
@@ -27,6 +29,15 @@ def test_cached_encoding_is_plain_json_and_round_trips(engine):
     again = serialization.load_state(serialization.dump_state(workflow), spec_text, workflow.script_engine)
     assert [t.task_spec.name for t in again.get_tasks()] == [t.task_spec.name for t in workflow.get_tasks()]
     assert again.last_task.data == workflow.last_task.data
+    # a loaded workflow reuses the dicts it was read from: its next save is still plain JSON of what it holds
+    assert len(vars(again)["_zhixing_task_dicts"]) > 5
+    [task] = again.get_tasks(state=TaskState.READY, manual=True)
+    task.data["done"] = True
+    task.run()
+    again.do_engine_steps()
+    text = zlib.decompress(serialization.dump_state(again)).decode()
+    vars(again).pop("_zhixing_task_dicts")
+    assert json.loads(text) == json.loads(json.dumps(serialization._STATE.to_dict(again)))
 
 
 def test_specs_that_running_never_changes_are_shared_the_others_copied():
