@@ -196,7 +196,9 @@ def measure_sweep(engine: Engine, workers: int, offset: int, count: int, echo=pr
     time.sleep(3)                      # the workers are up and polling: their start-up is not timed
     try:
         now = datetime.now(timezone.utc)
-        with engine.db.begin() as conn:
+        # a writer's transaction (BEGIN IMMEDIATE on SQLite): a read that upgrades to a write fails at once if a
+        # worker wrote meanwhile
+        with engine.db.connect().execution_options(zhixing_write=True) as conn, conn.begin():
             ids = conn.execute(sa.select(jobs.c.instance_id).where(
                 jobs.c.kind == "timer", jobs.c.status == "ready", jobs.c.bpmn_id == "requery_timer",
                 jobs.c.due_at > now).order_by(jobs.c.instance_id).offset(offset).limit(count)).scalars().all()

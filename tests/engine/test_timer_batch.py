@@ -15,21 +15,10 @@ from engine.store.tables import instances
 from engine.unit_of_work import UnitOfWork
 from handlers.base import Retryable
 from handlers.registry import HandlerSpec, Registry
+from test_local_services import Calls      # records the idempotency keys asked, fails while told to
 
 DIAGRAM = Path(__file__).parents[1] / "bpmn" / "workers" / "wait_then_notify.bpmn"
 CASES = 5
-
-
-class Calls:
-    def __init__(self):
-        self.keys: list[str] = []
-        self.fail: list[Exception] = []
-
-    def send(self, ctx, recipient, message):
-        self.keys.append(ctx.idempotency_key)
-        if self.fail:
-            raise self.fail.pop(0)
-        return {"sent_to": recipient, "case": message}
 
 
 @pytest.fixture
