@@ -187,7 +187,7 @@ class UnitOfWork:
             self._batching = False
         self.flush()
 
-    def write(self, statement, rows: list[dict]) -> None:
+    def write(self, statement, rows: list) -> None:
         """Run a write, or keep it for the end of the batch."""
         if rows:
             self._pending.setdefault(statement, []).extend(rows)

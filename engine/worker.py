@@ -49,8 +49,9 @@ class JobRunner:
     def _fire_together(self, group) -> bool:
         """Fire a group of timer jobs in one transaction; False (nothing kept) when any of them failed."""
         try:
-            local = (LocalServices(self.registry, job.idempotency_key) if services.ENABLED else None for job in group)
-            self.executor.run(FireTimerBatch(tuple(map(self._fire, group, local))))
+            self.executor.run(FireTimerBatch(tuple(
+                self._fire(job, LocalServices(self.registry, job.idempotency_key) if services.ENABLED else None)
+                for job in group)))
             return True
         except Exception as exc:
             log.info("a batch of %d timers failed (%s); running them one by one", len(group), exc)
