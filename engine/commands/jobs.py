@@ -76,7 +76,10 @@ class RenewLease:
                                 .values(locked_until=uow.now + LEASE, updated_at=uow.now)).rowcount == 1
 
 
-_RELEASE = jobs.update().where(jobs.c.id == sa.bindparam("w_id"), jobs.c.status == "running")
+# back to the queue, due when its timer is (a job due earlier than its timer would be taken again at once)
+_RELEASE = jobs.update().where(jobs.c.id == sa.bindparam("w_id"), jobs.c.status == "running").values(
+    status="ready", locked_by=None, locked_until=None,
+    due_at=sa.func.coalesce(sa.bindparam("timer_due", type_=jobs.c.due_at.type), jobs.c.due_at))
 
 
 @dataclass(frozen=True)
@@ -105,8 +108,8 @@ class FireTimers:
         uow.save(handle)
         # a job whose timer is still waiting (due moved, or fired with another) goes back to the queue
         if self.task_id not in before or self.task_id in handle.before.timers:
-            uow.write(_RELEASE, [dict(w_id=self.job_id, status="ready", locked_by=None, locked_until=None,
-                                      updated_at=uow.now)])
+            timer = handle.before.timers.get(self.task_id)
+            uow.write(_RELEASE, [dict(w_id=self.job_id, timer_due=timer.due if timer else None, updated_at=uow.now)])
         return fired
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from engine import Engine
 from engine import worker as worker_module
-from engine.store.tables import instances
+from engine.store.tables import instances, jobs
 from engine.unit_of_work import UnitOfWork
 from handlers.base import Retryable
 from handlers.registry import HandlerSpec, Registry
@@ -125,3 +125,18 @@ def test_a_case_changed_meanwhile_makes_the_batch_run_one_by_one(store, db_url, 
     assert len(counted) == 1 + 1 + CASES        # lease, the other process's write, then each case alone
     assert {store.instance(v.id).status for v in views} == {"completed"}
     assert len(calls.keys) == 2 * CASES and len(set(calls.keys)) == CASES   # asked again with the same keys
+
+
+def test_a_timer_job_due_before_its_timer_goes_back_due_when_the_timer_is(store, clock, calls):
+    """A job row edited by hand (or written by an older version) to be due before its timer: taking it fires
+    nothing, and the job returns to the queue due at the timer's time, not taken again and again."""
+    wake_at = clock.now() + timedelta(hours=1)
+    view = store.start("wait_then_notify", "W-early", "J0104", {"wake_at": wake_at.isoformat()})
+    with store.db.begin() as conn:
+        conn.execute(jobs.update().where(jobs.c.instance_id == view.id).values(due_at=clock.now()))
+    assert store.run_due_jobs() == 1
+    [job] = store.job_list(instance_id=view.id)
+    assert (job.status, job.due_at) == ("ready", wake_at)
+    assert store.run_due_jobs() == 0
+    clock.advance(timedelta(hours=1))
+    assert store.run_due_jobs() == 1 and store.instance(view.id).status == "completed"
