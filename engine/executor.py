@@ -25,7 +25,8 @@ class InstanceCache:
 
     A hit skips deserializing; the row's ``version`` proves the cached workflow is what the store holds (any other
     process's write bumps it). An entry is taken out while a command uses it and put back only after its commit,
-    so two threads never share a workflow and a rolled-back command leaves nothing behind.
+    so two threads never share a workflow and a rolled-back command leaves nothing behind. Nothing outside holds a
+    workflow in the cache, so one that is evicted or stale is disposed of at once (``engine.workflow.dispose``).
     """
 
     def __init__(self, size: int):
@@ -39,10 +40,12 @@ class InstanceCache:
     def take(self, instance_id: int, version: int):
         with self._lock:
             entry = self._entries.pop(instance_id, None)
-        if entry is not None and entry[0] != version:
+        if entry is None:
+            return None
+        if entry[0] != version:         # another process changed the case: this copy is of no use any more
             dispose(entry[1])
             return None
-        return entry[1:] if entry is not None else None
+        return entry[1:]
 
     def put(self, instance_id: int, version: int, workflow, snapshot) -> None:
         if self.size <= 0:
@@ -51,7 +54,7 @@ class InstanceCache:
             replaced = self._entries.pop(instance_id, None)
             self._entries[instance_id] = (version, workflow, snapshot)
             dropped = [self._entries.popitem(last=False)[1] for _ in range(len(self._entries) - self.size)]
-        for _key, old, _snapshot in dropped + ([replaced] if replaced else []):
+        for _version, old, _snapshot in dropped + ([replaced] if replaced else []):
             if old is not workflow:
                 dispose(old)
 
