@@ -56,12 +56,12 @@ def completed(engine) -> int:
                             .where(instances.c.status == "completed")).scalar()
 
 
-def wait_for(predicate, timeout_s: float = 90.0) -> None:
+def wait_for(predicate, timeout_s: float = 90.0, poll_s: float = 0.2) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("timed out")
-        time.sleep(0.2)
+        time.sleep(poll_s)
 
 
 def assert_each_step_once(engine, count: int) -> None:
@@ -102,7 +102,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(store, db_url, tmp_path, proces
     start_cases(store, count, process)
     first = worker(db_url, tmp_path, "first", lease_s=3)
     try:
-        wait_for(lambda: completed(store) >= 5)
+        wait_for(lambda: completed(store) >= 5, poll_s=0.01)   # a batch of timers takes ~0.1 s: kill before many
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
     finally:
