@@ -98,7 +98,7 @@ def test_three_workers_share_the_jobs_exactly_once(store, db_url, tmp_path):
 @pytest.mark.parametrize("process", ["wait_then_notify", "wait_then_serve"])
 def test_a_worker_killed_mid_batch_loses_nothing(store, db_url, tmp_path, process):
     """``wait_then_serve``'s notice goes through the 送达 sandbox, a local adapter: it runs inside the timer's step."""
-    count = 200
+    count = 300
     start_cases(store, count, process)
     first = worker(db_url, tmp_path, "first", lease_s=3)
     try:
