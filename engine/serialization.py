@@ -25,8 +25,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from uuid import UUID
 
-import orjson
-
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
@@ -118,20 +116,11 @@ def _keep_loaded(workflow) -> None:
                 _keep(task, key, dct)
 
 
-def _dumps(value) -> str:
-    """Compact JSON, by orjson (a few times faster than ``json``; a state is written on every step); ``json``
-    for what orjson refuses (integers beyond 64 bits)."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(value, separators=_SEPARATORS)
-
-
 def _task_json(dct: dict) -> str:
     if not isinstance(dct, _Encoded):
-        return _dumps(dct)
+        return json.dumps(dct, separators=_SEPARATORS)
     if dct.json is None:
-        dct.json = _dumps(dct)
+        dct.json = json.dumps(dct, separators=_SEPARATORS)
     return dct.json
 
 
@@ -140,7 +129,7 @@ def _encode(dct: dict) -> str:
     dct = dict(dct)
     tasks = dct.pop("tasks", None)
     subprocesses = dct.pop("subprocesses", None)
-    parts = [_dumps(dct)[:-1]]
+    parts = [json.dumps(dct, separators=_SEPARATORS)[:-1]]
     if tasks is not None:
         parts.append(',"tasks":{' + ",".join(f'"{k}":' + _task_json(v) for k, v in tasks.items()) + "}")
     if subprocesses is not None:
