@@ -30,7 +30,7 @@ test: install
 	ZHIXING_TEST_POSTGRES="$$(bash tests/support/postgres.sh)" $(PY) -m pytest -q
 
 # every figure on SQLite, then on the throw-away PostgreSQL (with the 5-minute load test); the growth table:
-#   $(PY) -m engine.bench_scale --database URL --instances 10000,100000,1000000
+#   $(PY) -m tools.bench_scale --database URL --instances 10000,100000,1000000
 bench: install
 	$(ZX) bench --json
 	$(ZX) bench --json --database "$$(bash tests/support/postgres.sh)"

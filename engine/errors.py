@@ -9,7 +9,8 @@ Callers (web, CLI) map the tree to HTTP statuses / exit codes, never to stack tr
      │    └── DefinitionInvalid   a diagram failed validation (carries .problems)
      ├── Forbidden                the user lacks the lane's role / is barred by separation of duties (403)
      ├── ConcurrentModification   optimistic version check lost: reload and retry (409)
-     └── StateError               the task/instance is not in a state that allows the action (409)
+     ├── StateError               the task/instance is not in a state that allows the action (409)
+     └── TooManyLookups           too many public lookups from one address within a minute (429)
 """
 from __future__ import annotations
 
@@ -50,3 +51,7 @@ class ConcurrentModification(ZhixingError):
 
 class StateError(ZhixingError):
     status = 409
+
+
+class TooManyLookups(ZhixingError):
+    status = 429

@@ -54,7 +54,7 @@ def create_app(config: dict | None = None) -> Flask:
     engine = app.config.get("ENGINE") or Engine(app.config["DATABASE_URL"])
     app.extensions["zhixing"] = engine
 
-    from engine.legal_time import COURT_TZ
+    from engine import COURT_TZ
 
     @app.template_filter("local")
     def local_time(moment, fmt="%Y-%m-%d %H:%M"):

@@ -7,12 +7,9 @@ import functools
 import hmac
 import secrets
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from werkzeug.security import check_password_hash
 
-from engine.store.tables import users
 
 bp = Blueprint("auth", __name__)
 
@@ -88,11 +85,7 @@ def login():
     if request.method == "POST":
         engine = current_app.extensions["zhixing"]
         username = request.form.get("username", "").strip()
-        row = engine.executor.read(lambda conn: conn.execute(
-            sa.select(users.c.password_hash, users.c.display_name, users.c.active)
-            .where(users.c.username == username)).first())
-        if row and row.active and row.password_hash and check_password_hash(row.password_hash,
-                                                                            request.form.get("password", "")):
+        if engine.authenticate(username, request.form.get("password", "")):
             session.clear()
             session.permanent = True
             session["user"] = username

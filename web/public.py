@@ -1,6 +1,6 @@
 """Public case progress (执行公开), for the parties, without an account: enter the case number and the
 verification code printed on the notice, see the case's stage, key dates and the documents served on the
-parties, and download those the court generated. Nothing else is shown (see ``engine/public.py``).
+parties, and download those the court generated. Nothing else is shown (see ``engine/workspaces/public.py``).
 
 A successful lookup is remembered in the session for ``VERIFIED_FOR`` so the result page and its downloads need
 no second lookup; lookups are limited per client address (429 with a message).
@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from flask_babel import gettext as _
 
 from engine.errors import NotFound
-from engine.public import TooManyLookups
+from engine import TooManyLookups
 from web.cases import STAGES
 
 bp = Blueprint("public", __name__, url_prefix="/public")

@@ -20,9 +20,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from engine import ZhixingError
-from engine.legal_time import COURT_TZ
-from engine.roles import ROLES
-from engine.supervision import STATUSES, Filters
+from engine import COURT_TZ, ROLES
+from engine import INSTANCE_STATUSES as STATUSES
+from engine import SupervisionFilters as Filters
 from web.auth import courts_for, requires
 from web.cases import stage_label
 from web.i18n import current_language
@@ -335,7 +335,7 @@ def _month(text: str | None, today: date) -> tuple[date, date]:
 
 
 def _metrics(scope: list[str], today: date):
-    """The chosen court's 执行质效指标 for the chosen month (engine/metrics.py, docs/metrics.md)."""
+    """The chosen court's 执行质效指标 for the chosen month (engine/workspaces/metrics.py, docs/metrics.md)."""
     engine = _engine()
     if not scope:
         return None, None, None

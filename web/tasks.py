@@ -15,8 +15,7 @@ from flask import Blueprint, abort, current_app, flash, g, make_response, redire
 from flask_babel import gettext as _
 
 from engine.errors import ConcurrentModification, Forbidden, InvalidInput, NotFound, StateError
-from engine.legal_time import COURT_TZ
-from engine.roles import ROLES, TEAM_LEADER_ROLES
+from engine import COURT_TZ, ROLES, TEAM_LEADER_ROLES
 from web import task_form
 from web.auth import OFFICER_ROLES, courts_for, has_role, login_required, requires, user_roles
 

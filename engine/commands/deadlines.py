@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from engine import runtime
+from engine.kernel import runtime
 from engine.store.tables import human_tasks, jobs
-from engine.timers import compute_deadline
-from engine.unit_of_work import UnitOfWork
+from engine.legaltime.timers import compute_deadline
+from engine.kernel.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from engine.definitions import parse
+from engine.definitions.parser import parse
 from engine.store.tables import definitions, deployment_files, deployments
-from engine.unit_of_work import UnitOfWork
+from engine.kernel.unit_of_work import UnitOfWork
 from engine.views import DefinitionView
 
 

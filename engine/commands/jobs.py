@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
-from SpiffWorkflow.util.task import TaskState
+from engine.kernel import TaskState
 
-from engine import runtime
+from engine.kernel import runtime
 from engine.commands.messages import CorrelateMessage
 from engine.errors import NotFound, StateError
-from engine.services import LocalServices, stored_task_ids
+from engine.kernel.services import LocalServices, stored_task_ids
 from engine.store.tables import jobs
-from engine.unit_of_work import UnitOfWork
+from engine.kernel.unit_of_work import UnitOfWork
 from engine.views import JobView
-from engine.workflow import dispose
+from engine.kernel.workflow import dispose
 
 # a job taken by a worker that died is taken again once its lease runs out
 LEASE = timedelta(seconds=int(os.environ.get("ZHIXING_JOB_LEASE_S", "300")))

@@ -1,4 +1,4 @@
-"""Move a running case to another version of its procedure, in one transaction, audited (see engine.migration)."""
+"""Move a running case to another version of its procedure, in one transaction, audited (see engine.definitions.migration)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,9 +7,9 @@ import sqlalchemy as sa
 
 from engine.commands.instances import instance_view
 from engine.errors import InvalidInput, StateError
-from engine.migration import MigrationPlan, plan_migration
+from engine.definitions.migration import MigrationPlan, plan_migration
 from engine.store.tables import human_tasks, instances, jobs, subscriptions
-from engine.unit_of_work import InstanceHandle, UnitOfWork
+from engine.kernel.unit_of_work import InstanceHandle, UnitOfWork
 from engine.views import InstanceView
 
 

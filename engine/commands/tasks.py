@@ -12,14 +12,14 @@ from datetime import date, datetime, time
 
 import jsonschema
 import sqlalchemy as sa
-from SpiffWorkflow.util.task import TaskState
+from engine.kernel import TaskState
 
-from engine import runtime
+from engine.kernel import runtime
 from engine.commands.instances import assert_running, instance_view
 from engine.errors import Forbidden, InvalidInput, NotFound, StateError
-from engine.roles import ROLES, TEAM_LEADER_ROLES
+from engine.court.roles import ROLES, TEAM_LEADER_ROLES
 from engine.store.tables import events, human_tasks, task_drafts, user_roles, users
-from engine.unit_of_work import UnitOfWork
+from engine.kernel.unit_of_work import UnitOfWork
 from engine.views import InstanceView
 
 

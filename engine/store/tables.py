@@ -306,3 +306,19 @@ public_lookups = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False, index=True),
     sa.Index(None, "client", "at"),
 )
+
+# the office log (执行日志 of what is not a step of a case: accounts, roles, tokens, drafts, courts, holiday
+# years): append-only, one hash chain; a unique previous hash makes two writers who read the same head conflict
+office_events = sa.Table(
+    "office_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(48), nullable=False),
+    sa.Column("court", sa.String(16)),
+    sa.Column("subject", sa.String(128), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index(None, "court", "at"),
+)

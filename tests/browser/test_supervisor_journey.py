@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from engine.store.tables import human_tasks
 from testpaths import TESTS
-from web.demo import COURT
+from tools.demo import COURT
 
 JOURNEY_BPMN = TESTS / "bpmn" / "supervision_journey"
 OVERDUE_CASE = "（2026）川0104执9901号"

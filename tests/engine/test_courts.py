@@ -7,7 +7,7 @@ import pytest
 
 from testpaths import ENGINE_BPMN
 from engine import InvalidInput
-from engine.courts import format_case_number, parse_case_number
+from engine.court.courts import format_case_number, parse_case_number
 
 OBJECTION_WITH_NUMBERS = (ENGINE_BPMN / "objection.bpmn").read_bytes().replace(
     b'<bpmn:process id="objection" name="Engine test objection" isExecutable="true">',
@@ -58,7 +58,7 @@ def test_a_process_without_case_type_needs_a_number(deployed):
 
 
 def test_validation_names_a_bad_case_type():
-    from engine.validation import validate_files
+    from engine.definitions.validation import validate_files
     bad = OBJECTION_WITH_NUMBERS.replace("执异".encode(), "执行异议".encode())
     [problem] = validate_files({"objection.bpmn": bad})
     assert str(problem).startswith("objection.bpmn:7: objection: caseType '执行异议' is not a case type code")

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import chinese_calendar
 import pytest
 
-from engine.legal_time import (COURT_TZ, Deadline, HolidayCalendar, Period, deadline, deadline_from_date,
+from engine.legaltime.periods import (COURT_TZ, Deadline, HolidayCalendar, Period, deadline, deadline_from_date,
                                package_rows, package_years, parse_period)
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)

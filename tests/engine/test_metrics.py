@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from engine import bench
+from tools import bench
 from engine.errors import InvalidInput
-from engine.legal_time import COURT_TZ
+from engine.legaltime.periods import COURT_TZ
 from engine.store.tables import definitions
 
 METRICS_BPMN = Path(__file__).parents[1] / "bpmn" / "metrics"

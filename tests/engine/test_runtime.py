@@ -301,7 +301,7 @@ def test_two_officers_completing_at_the_same_moment(deployed, db_url, monkeypatc
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite serializes writers (BEGIN IMMEDIATE); test_stale_writer_gets_a_conflict covers it")
     import threading
-    from engine.unit_of_work import UnitOfWork
+    from engine.kernel.unit_of_work import UnitOfWork
 
     view = start_big_case(deployed)
     decide = only_task(deployed, view.id, "decide")

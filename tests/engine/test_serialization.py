@@ -7,8 +7,8 @@ import zlib
 from SpiffWorkflow.util.task import TaskState
 
 from testpaths import ENGINE_BPMN
-from engine import serialization
-from engine.definitions import parse
+from engine.kernel import serialization
+from engine.definitions.parser import parse
 
 PROCEDURES = ENGINE_BPMN.parents[2] / "bpmn"
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 from werkzeug.security import generate_password_hash
 
-from engine.roles import ROLES
+from engine.court.roles import ROLES
 from testpaths import ENGINE_BPMN
 from web import create_app
 from web.api.openapi import DOCUMENT

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from engine import Engine
-from web.demo import CASES_DIR, USERS, load_demo
+from tools.demo import CASES_DIR, USERS, load_demo
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def _pages_name_the_stages(engine):
     import re
 
     from web import create_app
-    from web.demo import DEMO_PASSWORD
+    from tools.demo import DEMO_PASSWORD
     client = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test"}).test_client()
 
     def login(username):

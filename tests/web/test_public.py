@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from engine import Engine
 from engine.errors import NotFound
-from engine.public import LOOKUPS_PER_MINUTE, TooManyLookups
+from engine.workspaces.public import LOOKUPS_PER_MINUTE, TooManyLookups
 from engine.store.tables import public_codes
 from testpaths import TESTS
 from web import create_app

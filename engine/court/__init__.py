@@ -1,0 +1,1 @@
+"""The court as an organisation: courts and their settings, case numbers, roles, user accounts."""
