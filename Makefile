@@ -10,6 +10,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]' --config-settings editable_mode=compat
+	$(PY) -m web.i18n
 	touch $@
 
 # bpmn-js, dmn-js, ECharts, htmx: pinned by web/package-lock.json, served from their dist folders

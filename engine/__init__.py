@@ -6,10 +6,18 @@ shows (roles, the court's time zone, limits); everything else is internal (``tes
 from engine.api import Engine
 from engine.court.roles import ROLES, TEAM_LEADER_ROLES
 from engine.definitions.validation import validate_paths
-from engine.errors import (ConcurrentModification, DefinitionInvalid, Forbidden, InvalidInput, NotFound,
-                           StateError, TooManyLookups, ZhixingError)
+from engine.errors import (
+                           ConcurrentModification,
+                           DefinitionInvalid,
+                           Forbidden,
+                           InvalidInput,
+                           NotFound,
+                           StateError,
+                           TooManyLookups,
+                           ZhixingError,
+)
 from engine.legaltime.clock import SystemClock, VirtualClock
-from engine.legaltime.periods import COURT_TZ
+from engine.legaltime.periods import COURT_TZ, deadline_day
 from engine.views import DefinitionView, EventView, InstanceView, JobView, MessageResult, TaskView
 from engine.workspaces.admin import MIN_PASSWORD
 from engine.workspaces.design import CASES_PAGE as MIGRATION_CASES_PAGE
@@ -21,4 +29,4 @@ __all__ = ["COURT_TZ", "ConcurrentModification", "DefinitionInvalid", "Definitio
            "Forbidden", "INSTANCE_STATUSES", "InstanceView", "InvalidInput", "JobView", "MIGRATION_CASES_PAGE",
            "MIGRATION_PREVIEW_BATCH", "MIN_PASSWORD", "MessageResult", "NotFound", "ROLES", "StateError",
            "SupervisionFilters", "SystemClock", "TEAM_LEADER_ROLES", "TaskView", "TooManyLookups", "VirtualClock",
-           "ZhixingError", "validate_paths"]
+           "ZhixingError", "deadline_day", "validate_paths"]

@@ -6,38 +6,34 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from engine.kernel import audit
-
-from engine.legaltime import clock as clocks
-
-from engine.court import courts
-
-from engine.legaltime import holidays
-
-from engine.store import queries
-from engine.workspaces import metrics as case_metrics
-from engine.court.accounts import check_password, roles_of, upsert_user
-from engine.workspaces.admin import Administration
-from engine.workspaces.casework import Casework
+from engine.background.worker import JobRunner
 from engine.commands.deadlines import RecomputeProvisionalDeadlines
 from engine.commands.deploy import Deploy
 from engine.commands.instances import ChangeInstanceStatus, StartInstance
-from engine.commands.migrate import MigrateInstance
-from engine.commands.office import OfficeWrite
 from engine.commands.jobs import RetryIncident, job_view
 from engine.commands.messages import CorrelateMessage
+from engine.commands.migrate import MigrateInstance
+from engine.commands.office import OfficeWrite
 from engine.commands.tasks import ClaimTask, CompleteTask
-from engine.workspaces.design import Designer
+from engine.court import courts
+from engine.court.accounts import check_password, roles_of, upsert_user
+from engine.definitions.validation import validate_files, validate_paths
 from engine.errors import DefinitionInvalid
+from engine.kernel import audit
 from engine.kernel.executor import Executor
-from engine.workspaces.integration import Integration
+from engine.legaltime import clock as clocks
+from engine.legaltime import holidays
 from engine.legaltime.periods import HolidayCalendar
-from engine.workspaces.public import PublicAccess
+from engine.store import queries
 from engine.store.database import create_engine, database_url, upgrade
+from engine.workspaces import metrics as case_metrics
+from engine.workspaces.admin import Administration
+from engine.workspaces.casework import Casework
+from engine.workspaces.design import Designer
+from engine.workspaces.integration import Integration
+from engine.workspaces.public import PublicAccess
 from engine.workspaces.supervision import Supervision
 from engine.workspaces.tokens import Tokens
-from engine.definitions.validation import validate_files, validate_paths
-from engine.background.worker import JobRunner
 
 CALENDAR_TTL_S = 60.0
 GC_THRESHOLDS = (20_000, 20, 20)
@@ -75,7 +71,7 @@ class Engine:
         self.executor = Executor(self.db, self.clock, self.calendar)
         self.jobs = JobRunner(self.executor, registry, worker_id)
         self.casework = Casework(self.executor)     # officers' reads and verbs (engine/workspaces/casework.py)
-        self.supervision = Supervision(self.executor, self.clock)   # supervisors' reads (engine/workspaces/supervision.py)
+        self.supervision = Supervision(self.executor, self.clock)   # supervisors' reads (workspaces/supervision.py)
         self.design = Designer(self)        # designers' verbs and reads (流程设计): drafts, compare, migrate
         self.admin = Administration(self.executor)   # accounts per court (系统管理, engine/workspaces/admin.py)
         self.tokens = Tokens(self.executor)          # API tokens, stored hashed (engine/workspaces/tokens.py)

@@ -25,21 +25,21 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.util.task import TaskState
 
-from engine.kernel import runtime
-from tools import bench_scale
 from engine.api import Engine
-from engine.kernel.audit import GENESIS, event_row
-from tools.bench_scale import fresh_database
 from engine.court.roles import ROLES
+from engine.kernel import runtime
+from engine.kernel.audit import GENESIS, event_row
 from engine.kernel.serialization import full_serializer, load_state
 from engine.store.tables import definitions, events, instances, jobs
+from tools import bench_scale
+from tools.bench_scale import fresh_database
 
 COURT = "J0104"
 USER = "bench"
@@ -410,7 +410,7 @@ def measure_overhead(bench: Bench, sizes: Sizes) -> dict:
 def _bulk_waiting_timers(engine, count: int) -> None:
     """``count`` timer jobs of other instances, due between 1 day and 1 year from now (rows in ``jobs`` only:
     ``AcquireJobs`` reads that table alone)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rng = random.Random(7)
     rows = [dict(kind="timer", idempotency_key=f"tmr:bench:{i}", status="ready", instance_id=1_000_000 + i,
                  task_id=f"00000000-0000-4000-8000-{i:012d}", bpmn_id="wait", payload={},
@@ -428,7 +428,7 @@ def _timer_fired_at(engine, instance_id: int, due: datetime, timeout_s: float = 
     while time.monotonic() < deadline:
         view = engine.instance(instance_id)
         if view.open_tasks:
-            return datetime.now(timezone.utc)
+            return datetime.now(UTC)
         time.sleep(0.005)
     raise RuntimeError(f"the timer of instance {instance_id}, due {due.isoformat()}, did not fire in {timeout_s} s")
 
@@ -450,7 +450,7 @@ def measure_timer(bench: Bench, sizes: Sizes) -> dict:
         latencies = []
         for i in range(sizes.timer_rounds):
             time.sleep(random.Random(i).uniform(0, TICK_SECONDS))      # start at varied phases of the tick
-            fire_at = datetime.now(timezone.utc) + timedelta(seconds=FIRE_IN_S)
+            fire_at = datetime.now(UTC) + timedelta(seconds=FIRE_IN_S)
             view = engine.start("bench_timer", _case_no(i), COURT, {"fire_at": fire_at.isoformat()}, actor=USER)
             with engine.db.connect() as conn:
                 due = conn.execute(sa.select(jobs.c.due_at).where(jobs.c.instance_id == view.id,
@@ -478,7 +478,7 @@ def bulk_cases(conn, definition_id: int, count: int, court: str = "川0104", see
     valid hash chains: metrics read ``instances.fields`` and ``events``; nothing here can be resumed)."""
     process_id = conn.execute(sa.select(definitions.c.process_id).where(definitions.c.id == definition_id)).scalar()
     rng = random.Random(seed)
-    first = datetime(2025, 7, 1, 1, 0, tzinfo=timezone.utc)
+    first = datetime(2025, 7, 1, 1, 0, tzinfo=UTC)
     rows, acts = [], []
     for i in range(count):
         filed = first + timedelta(days=rng.randrange(548))

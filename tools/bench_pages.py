@@ -29,8 +29,8 @@ import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from engine import Engine
-from engine.kernel.audit import GENESIS, event_row
 from engine.court.roles import ROLES
+from engine.kernel.audit import GENESIS, event_row
 from engine.store.tables import events, human_tasks, instances, jobs, subscriptions
 
 TARGET_MS = 100.0
@@ -227,7 +227,7 @@ def main(argv=None) -> int:
         print(f"loaded {args.cases} cases in {time.perf_counter() - started:.1f} s "
               f"(sample: instance {sample.instance_id}, {sample.case_no})")
         client = _client(engine, sample)
-        print("load average (1, 5, 15 min): %.2f %.2f %.2f; timings grow with it" % os.getloadavg())
+        print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}; timings grow with it".format(*os.getloadavg()))
         print(f"{'area':<11} {'page':<36} {'p50 ms':>8} {'p95 ms':>8}  target {TARGET_MS:.0f} ms")
         failed = 0
         for area, name, template in PAGES:
@@ -239,7 +239,7 @@ def main(argv=None) -> int:
             failed += verdict != "ok"
             note = "" if status == 200 else f" (HTTP {status})"
             print(f"{area:<11} {name:<36} {p50:8.1f} {p95:8.1f}  {verdict}{note}")
-        print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
+        print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
         engine.close()
     return 1 if failed else 0
 

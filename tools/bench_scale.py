@@ -12,7 +12,6 @@ timer clones are complete: firing one runs the real re-query (asset search, noti
 """
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
@@ -21,14 +20,14 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
 from engine.api import Engine
+from engine.court.roles import ROLES
 from engine.kernel.audit import GENESIS, event_row
 from engine.legaltime.clock import VirtualClock
-from engine.court.roles import ROLES
 from engine.store.tables import events, human_tasks, instances, jobs, subscriptions
 
 COURT = "川0104"
@@ -57,7 +56,7 @@ def _snapshot(conn, instance_id: int) -> dict:
 def prepare(engine: Engine) -> list[dict]:
     """Courts, users, the real procedures, and one 终本 case run by the engine 200 days ago (a virtual clock), so
     that its stored re-query timer is already due: its snapshots at ``pool_entry`` and in ``pool_wait``."""
-    template_engine = Engine(engine.url, clock=VirtualClock(datetime.now(timezone.utc) - timedelta(days=200)))
+    template_engine = Engine(engine.url, clock=VirtualClock(datetime.now(UTC) - timedelta(days=200)))
     try:
         return _prepare(template_engine)
     finally:
@@ -86,7 +85,7 @@ def _prepare(engine: Engine) -> list[dict]:
         raise RuntimeError(f"the template case should wait on its re-query timer: {waiting['jobs']}")
     with engine.db.begin() as conn:       # the template itself is not swept
         conn.execute(jobs.update().where(jobs.c.instance_id == view.id)
-                     .values(due_at=datetime(2100, 1, 1, tzinfo=timezone.utc)))
+                     .values(due_at=datetime(2100, 1, 1, tzinfo=UTC)))
     return [waiting, at_task]
 
 
@@ -136,7 +135,7 @@ def _copy(conn, name: str, rows: list[dict]) -> None:
 
 def load(engine: Engine, templates: list[dict], count: int, echo=print, seed: int = 5) -> None:
     """Clone the template case up to ``count`` instances: 90% waiting on the re-query timer, 10% at a task."""
-    rng, now = random.Random(seed), datetime.now(timezone.utc)
+    rng, now = random.Random(seed), datetime.now(UTC)
     with engine.db.connect() as conn:
         first = conn.execute(sa.select(sa.func.max(instances.c.id))).scalar() + 1
     t0, batch_size = time.perf_counter(), 5000
@@ -195,7 +194,7 @@ def measure_sweep(engine: Engine, workers: int, offset: int, count: int, echo=pr
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
     time.sleep(3)                      # the workers are up and polling: their start-up is not timed
     try:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         # a writer's transaction (BEGIN IMMEDIATE on SQLite): a read that upgrades to a write fails at once if a
         # worker wrote meanwhile
         with engine.db.connect().execution_options(zhixing_write=True) as conn, conn.begin():

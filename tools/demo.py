@@ -69,5 +69,6 @@ def demo_dates(text: str, start: datetime) -> str:
 
 def _has_cases(conn) -> bool:
     import sqlalchemy as sa
+
     from engine.store.tables import instances
     return conn.execute(sa.select(instances.c.id).limit(1)).first() is not None

@@ -13,22 +13,21 @@ import os
 import re
 import tempfile
 import threading
-import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from collections.abc import Mapping
-from typing import Callable
+from time import monotonic
 
 import sqlalchemy as sa
 import yaml
 
 from engine.api import Engine
-from engine.legaltime.clock import VirtualClock
-from engine.errors import DefinitionInvalid, NotFound, StateError, ZhixingError
-from engine.legaltime.periods import COURT_TZ, parse_period
 from engine.court.roles import ROLES, role_for_lane
+from engine.errors import DefinitionInvalid, NotFound, StateError, ZhixingError
+from engine.legaltime.clock import VirtualClock
+from engine.legaltime.periods import COURT_TZ, deadline_day, parse_period
 from engine.store.tables import events as events_table
 from handlers.base import BusinessRejection, Retryable
 from handlers.registry import HandlerSpec, Registry
@@ -180,14 +179,14 @@ def _local(moment: datetime) -> str:
 
 def _last_day(due: datetime) -> date:
     """The local day a deadline belongs to: 24:00 (00:00 of the next day) counts as the day before."""
-    return (due.astimezone(COURT_TZ) - timedelta(microseconds=1)).date()
+    return deadline_day(due)[0]
 
 
 def _due_text(due: datetime | None, provisional: bool = False) -> str:
     if due is None:
         return ""
-    local = due.astimezone(COURT_TZ)
-    text = (f"{_last_day(due):%Y-%m-%d %a} 24:00" if local.time() == time(0) else f"{local:%Y-%m-%d %a %H:%M}")
+    day, at = deadline_day(due)
+    text = f"{day:%Y-%m-%d %a} 24:00" if at is None else f"{day:%Y-%m-%d %a} {at:%H:%M}"
     return f", due {text}" + (" (provisional)" if provisional else "")
 
 
@@ -487,7 +486,8 @@ class Simulation:
             self.engine.init_schema()
             views = self.engine.deploy(self.sc.deploy, actor="simulation")
         except DefinitionInvalid as exc:
-            raise Failure(f"{self.sc.file}: the diagrams do not deploy: " + "; ".join(map(str, exc.problems)))
+            raise Failure(f"{self.sc.file}: the diagrams do not deploy: "
+                          + "; ".join(map(str, exc.problems))) from None
         except Exception as exc:
             if os.environ.get("ZHIXING_DEBUG"):
                 raise
@@ -942,11 +942,11 @@ def simulate_draft(files: Mapping[str, str], scenario: str, seconds: float = SIM
     except Exception:          # reported with its line by run_scenario below
         doc = None
     trace: list[str] = []
-    deadline = time.monotonic() + seconds
+    deadline = monotonic() + seconds
 
     def echo(line: str) -> None:
         trace.append(line)
-        if time.monotonic() > deadline:
+        if monotonic() > deadline:
             raise _OutOfTime()
 
     if not _SIMULATING.acquire(timeout=seconds):

@@ -6,19 +6,17 @@ court's users are not listed, and a token they create is limited to their courts
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.security import generate_password_hash
 
 from engine import MIN_PASSWORD, ROLES, Forbidden, InvalidInput, NotFound, ZhixingError
 from web.auth import courts_for, requires
+from web.extension import engine
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
 
-
-def engine():
-    return current_app.extensions["zhixing"]
 
 
 def my_courts() -> list[str]:

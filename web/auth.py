@@ -7,9 +7,10 @@ import functools
 import hmac
 import secrets
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
+from web.extension import engine
 
 bp = Blueprint("auth", __name__)
 
@@ -53,7 +54,7 @@ OFFICER_ROLES = ("filing_clerk", "command_centre", "implementation_officer", "ju
 def user_roles() -> list[tuple[str, str]]:
     """``(court, role)`` pairs of the logged-in user, read once per request."""
     if "roles" not in g:
-        g.roles = current_app.extensions["zhixing"].roles_of(g.user) if g.get("user") else []
+        g.roles = engine().roles_of(g.user) if g.get("user") else []
     return g.roles
 
 
@@ -83,14 +84,14 @@ def requires(*roles: str):
 def login():
     error = None
     if request.method == "POST":
-        engine = current_app.extensions["zhixing"]
         username = request.form.get("username", "").strip()
-        if engine.authenticate(username, request.form.get("password", "")):
+        if engine().authenticate(username, request.form.get("password", "")):
             session.clear()
             session.permanent = True
             session["user"] = username
             target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("tasks.index"))
+            safe = target.startswith("/") and not target.startswith("//")
+            return redirect(target if safe else url_for("tasks.index"))
         error = _("用户名或密码错误")
     return render_template("login.html", error=error), (401 if error else 200)
 

@@ -7,24 +7,21 @@ migration preview and the migration itself are limited to the courts where the u
 """
 from __future__ import annotations
 
-
-from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from engine import DefinitionInvalid, InvalidInput, NotFound, StateError, ZhixingError
 from engine import MIGRATION_CASES_PAGE as CASES_PAGE
 from engine import MIGRATION_PREVIEW_BATCH as PREVIEW_BATCH
+from engine import DefinitionInvalid, InvalidInput, NotFound, StateError, ZhixingError
 from tools.scenarios import procedure_scenarios, simulate_draft
 from web.auth import courts_for, requires
+from web.extension import engine as _engine
 
 bp = Blueprint("design", __name__, url_prefix="/design")
 ROLE = "designer"
 NEW_FORM = '{\n  "$schema": "https://json-schema.org/draft/2020-12/schema",\n  "type": "object",\n' \
            '  "required": [],\n  "properties": {}\n}\n'
 
-
-def _engine():
-    return current_app.extensions["zhixing"]
 
 
 def _courts() -> list[str]:

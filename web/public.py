@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, redirect, render_template, request, send_file, session, url_for
+from flask import Blueprint, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 
-from engine.errors import NotFound
 from engine import TooManyLookups
+from engine.errors import NotFound
 from web.cases import STAGES
+from web.extension import engine
 
 bp = Blueprint("public", __name__, url_prefix="/public")
 
 VERIFIED_FOR = 30 * 60          # seconds a successful lookup is remembered
 
-
-def engine():
-    return current_app.extensions["zhixing"]
 
 
 def verified_case() -> str | None:

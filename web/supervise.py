@@ -14,17 +14,28 @@ import json
 from collections import defaultdict
 from datetime import date, timedelta
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from engine import ZhixingError
-from engine import COURT_TZ, ROLES
+from engine import COURT_TZ, ROLES, ZhixingError
 from engine import INSTANCE_STATUSES as STATUSES
 from engine import SupervisionFilters as Filters
 from web.auth import courts_for, requires
 from web.cases import stage_label
+from web.extension import engine as _engine
 from web.i18n import current_language
 from web.nav import SUPERVISORS
 
@@ -36,9 +47,6 @@ JOB_KINDS = {"timer": _l("定时器"), "service": _l("服务调用"), "message":
 ACTIONS = {"suspend": _l("挂起"), "resume": _l("恢复"), "terminate": _l("终止")}
 PER_PAGE = 50
 
-
-def _engine():
-    return current_app.extensions["zhixing"]
 
 
 def _flag(name: str) -> bool:

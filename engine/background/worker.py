@@ -10,8 +10,17 @@ import logging
 import os
 import socket
 
-from engine.commands.jobs import (LEASE, AcquireJobs, CompleteServiceTask, DeliverMessage, FireTimerBatch,
-                                  FireTimers, RecordJobFailure, RecordLocalFailure, RenewLease)
+from engine.commands.jobs import (
+    LEASE,
+    AcquireJobs,
+    CompleteServiceTask,
+    DeliverMessage,
+    FireTimerBatch,
+    FireTimers,
+    RecordJobFailure,
+    RecordLocalFailure,
+    RenewLease,
+)
 from engine.kernel import services
 from engine.kernel.services import LocalFailure, LocalServices, call_handler, failure_record
 from handlers.base import BusinessRejection, HandlerContext

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from engine.kernel import runtime
-from engine.store.tables import human_tasks, jobs
-from engine.legaltime.timers import compute_deadline
 from engine.kernel.unit_of_work import UnitOfWork
+from engine.legaltime.timers import compute_deadline
+from engine.store.tables import human_tasks, jobs
 
 
 @dataclass(frozen=True)

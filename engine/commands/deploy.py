@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from engine.definitions.parser import parse
-from engine.store.tables import definitions, deployment_files, deployments
 from engine.kernel.unit_of_work import UnitOfWork
+from engine.store.tables import definitions, deployment_files, deployments
 from engine.views import DefinitionView
 
 

@@ -5,11 +5,11 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from engine.kernel import runtime
 from engine.court.courts import next_case_number
 from engine.errors import InvalidInput, StateError
-from engine.store.tables import jobs, messages
+from engine.kernel import runtime
 from engine.kernel.unit_of_work import InstanceHandle, UnitOfWork
+from engine.store.tables import jobs, messages
 from engine.views import InstanceView
 
 

@@ -13,16 +13,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
-from engine.kernel import TaskState
 
-from engine.kernel import runtime
 from engine.commands.messages import CorrelateMessage
 from engine.errors import NotFound, StateError
+from engine.kernel import TaskState, runtime
 from engine.kernel.services import LocalServices, stored_task_ids
-from engine.store.tables import jobs
 from engine.kernel.unit_of_work import UnitOfWork
-from engine.views import JobView
 from engine.kernel.workflow import dispose
+from engine.store.tables import jobs
+from engine.views import JobView
 
 # a job taken by a worker that died is taken again once its lease runs out
 LEASE = timedelta(seconds=int(os.environ.get("ZHIXING_JOB_LEASE_S", "300")))

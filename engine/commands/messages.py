@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from engine.kernel import runtime
 from engine.commands.instances import StartInstance, assert_running
 from engine.errors import InvalidInput, StateError
-from engine.store.tables import definitions, messages, subscriptions
+from engine.kernel import runtime
 from engine.kernel.unit_of_work import UnitOfWork
+from engine.store.tables import definitions, messages, subscriptions
 from engine.views import MessageResult
 
 

@@ -1,4 +1,5 @@
-"""Move a running case to another version of its procedure, in one transaction, audited (see engine.definitions.migration)."""
+"""Move a running case to another version of its procedure, in one transaction, audited
+(see engine.definitions.migration)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,10 +7,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from engine.commands.instances import instance_view
-from engine.errors import InvalidInput, StateError
 from engine.definitions.migration import MigrationPlan, plan_migration
-from engine.store.tables import human_tasks, instances, jobs, subscriptions
+from engine.errors import InvalidInput, StateError
 from engine.kernel.unit_of_work import InstanceHandle, UnitOfWork
+from engine.store.tables import human_tasks, instances, jobs, subscriptions
 from engine.views import InstanceView
 
 

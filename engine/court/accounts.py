@@ -6,8 +6,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 
-from engine.errors import InvalidInput
 from engine.court.roles import ROLES
+from engine.errors import InvalidInput
 from engine.store.tables import user_roles, users
 
 

@@ -52,7 +52,7 @@ class _SpecChanges:
     changed: dict[str, frozenset]       # old spec name -> changed attributes ('typename' if the type changed)
 
     @classmethod
-    def of(cls, old_spec, new_spec) -> "_SpecChanges":
+    def of(cls, old_spec, new_spec) -> _SpecChanges:
         diff = SpecDiff(full_serializer().registry, old_spec, new_spec)
         return cls({old.name: (new.name if new is not None else None) for old, new in diff.alignment.items()},
                    {old.name: frozenset(attrs) for old, attrs in diff.comparisons.items() if attrs})

@@ -11,19 +11,18 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.none_task import NoneTask
 from SpiffWorkflow.spiff.parser import SpiffBpmnParser
 from SpiffWorkflow.spiff.specs.defaults import ManualTask, ServiceTask, UserTask
 
-from lxml import etree
-
-from engine.errors import DefinitionInvalid
 from engine.court.roles import role_for_lane
+from engine.definitions.validation import Problem, validate_files
+from engine.errors import DefinitionInvalid
 from engine.kernel.serialization import spec_json
 from engine.legaltime.timers import use_legal_durations
-from engine.definitions.validation import Problem, validate_files
 
 
 @dataclass(frozen=True)

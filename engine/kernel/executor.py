@@ -13,11 +13,11 @@ from collections import OrderedDict
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from engine.legaltime import clock as clocks
 from engine.errors import ConcurrentModification
-from engine.legaltime.timers import using_calendar
 from engine.kernel.unit_of_work import UnitOfWork
 from engine.kernel.workflow import dispose
+from engine.legaltime import clock as clocks
+from engine.legaltime.timers import using_calendar
 
 
 class InstanceCache:

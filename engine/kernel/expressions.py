@@ -41,8 +41,9 @@ import operator
 import re
 import textwrap
 import time
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, Mapping, NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment

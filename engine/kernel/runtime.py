@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent
@@ -19,14 +19,12 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine.kernel.expressions import SafeEnvironment
 from engine.legaltime.timers import expression_functions
-
-
 
 
 class ScriptEngine(PythonScriptEngine):
@@ -130,7 +128,7 @@ def _parse_due(value) -> datetime | None:
     if not isinstance(value, str):
         return None
     due = TimerEventDefinition.get_datetime(value)
-    return due.astimezone(timezone.utc)
+    return due.astimezone(UTC)
 
 
 def service_call(task, evaluate: bool) -> ServiceCall:

@@ -35,8 +35,8 @@ from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.legaltime.timers import ClockDateTimerEventDefinition, LegalDurationTimerEventDefinition
 from engine.kernel.workflow import ZhixingWorkflow
+from engine.legaltime.timers import ClockDateTimerEventDefinition, LegalDurationTimerEventDefinition
 
 STATE_VERSION = 1
 __all__ = ["SERIALIZER_VERSION", "STATE_VERSION", "dump_state", "full_serializer", "load_state", "new_workflow",
@@ -153,7 +153,8 @@ def _config(workflow_class, workflow_converter, task_converter=TaskConverter):
 
 
 _FULL = _config(BpmnWorkflow, BpmnWorkflowConverter)
-_FULL.registry.typenames[ZhixingWorkflow] = "BpmnWorkflow"     # exports read back as plain SpiffWorkflow      # spec included: used once per deploy, and by the benchmark baseline
+# spec included: used once per deploy, and by the benchmark baseline; exports read back as plain SpiffWorkflow
+_FULL.registry.typenames[ZhixingWorkflow] = "BpmnWorkflow"
 _STATE = _config(ZhixingWorkflow, _StateOnlyConverter, _CachingTaskConverter)
 
 

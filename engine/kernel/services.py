@@ -20,8 +20,8 @@ import logging
 import os
 from dataclasses import dataclass, field
 
-from engine.kernel import runtime
 from engine.errors import ConcurrentModification, ZhixingError
+from engine.kernel import runtime
 from handlers.base import BusinessRejection, HandlerContext, HandlerError
 from handlers.config import is_local
 

@@ -18,13 +18,13 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from engine.kernel import runtime
-from engine.kernel.audit import GENESIS, event_row
 from engine.court.courts import settings_for
 from engine.errors import ConcurrentModification, NotFound
+from engine.kernel import runtime
+from engine.kernel.audit import GENESIS, event_row
 from engine.kernel.serialization import SERIALIZER_VERSION, STATE_VERSION, dump_state, load_state, new_workflow
-from engine.store.tables import definitions, events, human_tasks, instances, jobs, messages, subscriptions
 from engine.legaltime.timers import compute_deadline
+from engine.store.tables import definitions, events, human_tasks, instances, jobs, messages, subscriptions
 
 # hot-path statements, built once (building and cache-keying a statement costs as much as running it)
 _LOAD_ROW = sa.select(*[c for c in instances.c if c.name != "state"]).where(instances.c.id == sa.bindparam("id"))
@@ -144,7 +144,8 @@ class UnitOfWork:
                related_case_no: str | None = None) -> InstanceHandle:
         result = self.conn.execute(_INSERT["instances"], dict(
             definition_id=definition.id, process_id=definition.process_id, case_no=case_no, court=court,
-            status="running", parent_id=parent_id, related_case_no=related_case_no, version=0, state=b"", serializer_version=SERIALIZER_VERSION,
+            status="running", parent_id=parent_id, related_case_no=related_case_no, version=0, state=b"",
+            serializer_version=SERIALIZER_VERSION,
             state_version=STATE_VERSION, fields={}, last_seq=0, last_hash=GENESIS, started_at=self.now,
             updated_at=self.now))
         workflow = new_workflow(definition.spec_json, runtime.ScriptEngine())

@@ -7,9 +7,10 @@ clock of the current context (a ``ContextVar``, so threads and concurrent comman
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from contextvars import ContextVar
-from datetime import datetime, timedelta, timezone
-from typing import Iterator, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 
 class Clock(Protocol):
@@ -19,17 +20,17 @@ class Clock(Protocol):
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class VirtualClock:
     """A clock that only moves when told to (tests, ``zhixing simulate``)."""
 
     def __init__(self, start: datetime | None = None):
-        start = start or datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+        start = start or datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
         if start.tzinfo is None:
             raise ValueError("VirtualClock needs an aware datetime")
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
 
     def now(self) -> datetime:
         return self._now
@@ -39,7 +40,7 @@ class VirtualClock:
         return self._now
 
     def set(self, moment: datetime) -> None:
-        self._now = moment.astimezone(timezone.utc)
+        self._now = moment.astimezone(UTC)
 
 
 _SYSTEM = SystemClock()

@@ -5,7 +5,7 @@ are marked provisional until ``add_year`` stores that year's State Council sched
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
@@ -43,4 +43,4 @@ def add_year(conn: sa.Connection, year: int, rows: list[tuple[date, bool, str]],
         conn.execute(holidays.insert(), [dict(day=d, is_off=off, name=name[:64]) for d, off, name in rows])
     conn.execute(holiday_years.delete().where(holiday_years.c.year == year))
     conn.execute(holiday_years.insert().values(year=year, source=source,
-                                               loaded_at=now or datetime.now(timezone.utc)))
+                                               loaded_at=now or datetime.now(UTC)))

@@ -16,12 +16,21 @@ from __future__ import annotations
 
 import calendar as _cal
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Iterable, Mapping
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 COURT_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def deadline_day(due: datetime) -> tuple[date, time | None]:
+    """How a deadline reads (期间届满日): a legal period ends at 24:00 of its last day, stored as 00:00 of the
+    next day, and is shown as that last day without a time; a deadline with a time of day (hours) keeps it."""
+    local = due.astimezone(COURT_TZ)
+    if local.time() == time(0):
+        return (local - timedelta(days=1)).date(), None
+    return local.date(), local.time()
 
 UNITS = ("hours", "minutes", "days", "weeks", "months", "years", "working_days")
 _ISO_DATE_UNITS = {"Y": "years", "M": "months", "W": "weeks", "D": "days", "WD": "working_days"}
@@ -89,13 +98,13 @@ class HolidayCalendar:
     def is_known(self, year: int) -> bool:
         return year in self._known
 
-    def with_days(self, days: Mapping[date, bool], known_years: Iterable[int] = ()) -> "HolidayCalendar":
+    def with_days(self, days: Mapping[date, bool], known_years: Iterable[int] = ()) -> HolidayCalendar:
         """A new calendar with ``days`` added (they win) and ``known_years`` marked complete, e.g. a new year's
         State Council notice (国务院办公厅关于节假日安排的通知)."""
         return HolidayCalendar({**self._days, **dict(days)}, self._known | set(known_years))
 
     @classmethod
-    def from_package(cls, first_year: int = 2004, last_year: int = 2026) -> "HolidayCalendar":
+    def from_package(cls, first_year: int = 2004, last_year: int = 2026) -> HolidayCalendar:
         """Built from ``chinese_calendar``'s tables; only years the package knows are marked known."""
         rows = package_rows(first_year, last_year)
         years = [y for y in package_years() if first_year <= y <= last_year]
@@ -135,7 +144,7 @@ def deadline(start: datetime, period: str | Period, calendar: HolidayCalendar) -
     p = period if isinstance(period, Period) else parse_period(period)
     if p.unit in ("hours", "minutes"):
         # Hour periods (以时计算) run from the exact moment and never roll over holidays.
-        return Deadline(start.astimezone(timezone.utc) + timedelta(**{p.unit: p.amount}), None, False)
+        return Deadline(start.astimezone(UTC) + timedelta(**{p.unit: p.amount}), None, False)
     return deadline_from_date(start.astimezone(COURT_TZ).date(), p, calendar)
 
 
@@ -170,7 +179,7 @@ def deadline_from_date(start_day: date, period: str | Period, calendar: HolidayC
             last += timedelta(days=1)
         else:
             raise ValueError(f"no working day within {_MAX_ROLL} days of {last}: check the holiday table")
-    due = datetime.combine(last + timedelta(days=1), time(0), COURT_TZ).astimezone(timezone.utc)
+    due = datetime.combine(last + timedelta(days=1), time(0), COURT_TZ).astimezone(UTC)
     return Deadline(due, last, any(not calendar.is_known(y) for y in consulted))
 
 

@@ -11,18 +11,23 @@ The holiday calendar comes from the store; the engine puts the current one in a 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import date, datetime
-from typing import Iterator
 
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    DurationTimerEventDefinition, TimeDateEventDefinition, TimerEventDefinition)
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
 
 from engine.legaltime import clock
-from engine.legaltime.periods import COURT_TZ, Deadline, HolidayCalendar, deadline as legal_deadline, deadline_from_date
+from engine.legaltime.periods import COURT_TZ, Deadline, HolidayCalendar, deadline_from_date
+from engine.legaltime.periods import deadline as legal_deadline
 
-_calendar: ContextVar[HolidayCalendar] = ContextVar("zhixing_calendar", default=HolidayCalendar())
+# the default (weekends only) is never changed: calendars are replaced whole, never edited in place
+_calendar: ContextVar[HolidayCalendar] = ContextVar("zhixing_calendar", default=HolidayCalendar())  # noqa: B039
 
 
 def current_calendar() -> HolidayCalendar:

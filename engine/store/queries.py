@@ -1,8 +1,8 @@
 """Read-side queries for lists and inspection; no rules here."""
 from __future__ import annotations
 
-import zlib
 import json
+import zlib
 
 import sqlalchemy as sa
 
@@ -40,7 +40,8 @@ def instance(conn, instance_id: int) -> InstanceView:
         raise NotFound(f"instance {instance_id} does not exist")
     open_tasks = conn.execute(sa.select(human_tasks.c.bpmn_id).where(human_tasks.c.instance_id == instance_id)
                               .order_by(human_tasks.c.bpmn_id)).scalars().all()
-    return InstanceView(row.id, row.process_id, row.definition_version, row.case_no, row.court, row.status, tuple(open_tasks))
+    return InstanceView(row.id, row.process_id, row.definition_version, row.case_no, row.court, row.status,
+                        tuple(open_tasks))
 
 
 def instances_of_case(conn, case_no: str) -> list[InstanceView]:

@@ -15,9 +15,10 @@ import sqlalchemy as sa
 
 from engine.commands.office import OfficeWrite
 from engine.court.accounts import upsert_user
-from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.court.roles import ROLES
+from engine.errors import Forbidden, InvalidInput, NotFound
 from engine.store.tables import user_roles, users
+from engine.views import OpenPage
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 MIN_PASSWORD = 8
@@ -31,14 +32,6 @@ class UserRow:
     grants: tuple              # (court, role) in the administrator's courts
     elsewhere: tuple           # courts outside them where the user holds roles
     created_at: datetime
-
-
-@dataclass(frozen=True)
-class UserPage:
-    rows: tuple
-    page: int
-    per_page: int
-    has_more: bool
 
 
 def _rows(conn, where, courts, limit: int | None = None, offset: int = 0) -> list[UserRow]:
@@ -62,7 +55,7 @@ def visible_users(courts):
     return sa.or_(users.c.id.in_(held.where(user_roles.c.court.in_(list(courts)))), users.c.id.not_in(held))
 
 
-def user_page(conn, courts, query: str | None = None, page: int = 1, per_page: int = 50) -> UserPage:
+def user_page(conn, courts, query: str | None = None, page: int = 1, per_page: int = 50) -> OpenPage:
     where = visible_users(courts)
     if query and query.strip():
         text = query.strip()
@@ -70,7 +63,7 @@ def user_page(conn, courts, query: str | None = None, page: int = 1, per_page: i
                                       users.c.display_name.contains(text, autoescape=True)))
     page = max(1, page)
     rows = _rows(conn, where, courts, per_page + 1, (page - 1) * per_page)
-    return UserPage(tuple(rows[:per_page]), page, per_page, len(rows) > per_page)
+    return OpenPage(tuple(rows[:per_page]), page, per_page, len(rows) > per_page)
 
 
 def get_user(conn, username: str, courts) -> UserRow:
@@ -146,7 +139,7 @@ class Administration:
     def __init__(self, executor):
         self.executor = executor
 
-    def users(self, courts, query: str | None = None, page: int = 1, per_page: int = 50) -> UserPage:
+    def users(self, courts, query: str | None = None, page: int = 1, per_page: int = 50) -> OpenPage:
         return self.executor.read(lambda conn: user_page(conn, courts, query, page, per_page))
 
     def user(self, username: str, courts) -> UserRow:

@@ -18,14 +18,15 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from engine.commands.office import OfficeWrite
-from engine.court.accounts import roles_of
 from engine.commands.tasks import ReassignTask
+from engine.court.accounts import roles_of
 from engine.court.courts import CASE_NUMBER
+from engine.court.roles import TEAM_LEADER_ROLES
 from engine.errors import NotFound
 from engine.legaltime.periods import COURT_TZ
 from engine.store.queries import instance_data
-from engine.court.roles import TEAM_LEADER_ROLES
 from engine.store.tables import definitions, events, human_tasks, instances, task_drafts, user_roles, users
+from engine.views import OpenPage, Page, TaskView
 
 # what the officers' pages show of a case: its queryable fields (``caseFields``) first, else its data
 FACTS = ("applicant_name", "debtor_name", "debtor_id", "debtor_kind", "amount", "basis", "owner", "track",
@@ -45,22 +46,13 @@ def fact(values: dict, key: str):
 
 # -- my tasks -----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class TaskRow:
-    task_id: str
-    instance_id: int
-    bpmn_id: str
-    name: str
-    role: str
-    court: str
-    case_no: str
-    claimed_by: str | None
-    due_at: datetime | None
-    due_provisional: bool
-    created_at: datetime
-    overdue: bool
-    process_id: str
-    process_name: str
-    stage: str | None
+class TaskRow(TaskView):
+    """A task as the officers' list shows it: the task, when it came, whether it is late, and its case."""
+    created_at: datetime | None = None
+    overdue: bool = False
+    process_id: str = ""
+    process_name: str = ""
+    stage: str | None = None
     fields: dict = field(default_factory=dict)
 
     @property
@@ -70,18 +62,6 @@ class TaskRow:
     @property
     def debtor(self):
         return fact(self.fields, "debtor_name")
-
-
-@dataclass(frozen=True)
-class TaskPage:
-    rows: tuple
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 _TASK_COLUMNS = (human_tasks, instances.c.process_id, instances.c.stage, instances.c.fields,
@@ -101,7 +81,7 @@ def _task_select():
 
 def task_list(conn, username: str, now: datetime, *, scope: str = "mine", role: str | None = None,
               case_no: str | None = None, overdue: bool = False, claim: str | None = None, sort: str = "due",
-              page: int = 1, per_page: int = 50) -> TaskPage:
+              page: int = 1, per_page: int = 50) -> Page:
     """Open tasks of the user's roles in the user's courts (``scope="team"``: every open task of the courts where
     the user is a team leader), filtered, sorted (``due``: soonest first; ``created``: newest first), one page."""
     grants = roles_of(conn, username)
@@ -131,7 +111,7 @@ def task_list(conn, username: str, now: datetime, *, scope: str = "mine", role: 
     ids = sa.select(human_tasks.c.task_id).where(*where).order_by(*order).limit(per_page) \
         .offset((page - 1) * per_page).subquery()
     rows = conn.execute(_task_select().join(ids, ids.c.task_id == human_tasks.c.task_id).order_by(*order))
-    return TaskPage(tuple(_task_row(r, now) for r in rows), total, page, per_page)
+    return Page(tuple(_task_row(r, now) for r in rows), total, page, per_page)
 
 
 def colleagues(conn, court: str, role: str) -> list[tuple[str, str]]:
@@ -249,16 +229,8 @@ class CaseRow:
         return fact(self.fields, "debtor_name")
 
 
-@dataclass(frozen=True)
-class CasePage:
-    rows: tuple
-    page: int
-    per_page: int
-    has_more: bool
-
-
 def find_cases(conn, courts: list[str], query: str | None = None, status: str | None = None, page: int = 1,
-               per_page: int = 50) -> CasePage:
+               per_page: int = 50) -> OpenPage:
     """Cases (one row per instance) of ``courts``, newest first; ``query`` matches the case number or any case
     field (a party's name)."""
     where = [instances.c.court.in_(courts)]
@@ -278,7 +250,7 @@ def find_cases(conn, courts: list[str], query: str | None = None, status: str | 
                         .limit(per_page + 1).offset((page - 1) * per_page)).all()
     names = dict(conn.execute(sa.select(definitions.c.id, definitions.c.name)
                               .where(definitions.c.id.in_({r.definition_id for r in rows}))).all()) if rows else {}
-    return CasePage(tuple(CaseRow(r.id, r.case_no, r.court, r.process_id, names.get(r.definition_id, r.process_id),
+    return OpenPage(tuple(CaseRow(r.id, r.case_no, r.court, r.process_id, names.get(r.definition_id, r.process_id),
                                   r.status, r.stage, r.fields or {}, r.started_at, r.updated_at)
                           for r in rows[:per_page]), page, per_page, len(rows) > per_page)
 
@@ -550,7 +522,7 @@ class Casework:
     def _read(self, fn):
         return self.executor.read(fn)
 
-    def tasks(self, username: str, **filters) -> TaskPage:
+    def tasks(self, username: str, **filters) -> Page:
         return self._read(lambda conn: task_list(conn, username, self._now(), **filters))
 
     def task(self, task_id: str) -> TaskDetail:
@@ -568,7 +540,7 @@ class Casework:
     def save_draft(self, task_id: str, username: str, values: dict) -> Draft:
         return self.executor.run(OfficeWrite(lambda conn, now: save_draft(conn, task_id, username, dict(values), now)))
 
-    def find_cases(self, courts: list[str], query: str | None = None, **filters) -> CasePage:
+    def find_cases(self, courts: list[str], query: str | None = None, **filters) -> OpenPage:
         return self._read(lambda conn: find_cases(conn, courts, query, **filters))
 
     def case(self, case_no: str, courts: list[str]) -> CaseFile:
@@ -576,5 +548,5 @@ class Casework:
 
     def document(self, case_no: str, path: str, courts: list[str]) -> Path:
         """The .docx a case generated (``document.generate`` writes under ``ZHIXING_DOCUMENT_DIR``)."""
-        from handlers.documents.handlers import document_dir    # importing it registers the handler: only here
+        from handlers.documents.handlers import document_dir  # importing it registers the handler: only here
         return self._read(lambda conn: case_document(conn, case_no, path, courts, document_dir()))

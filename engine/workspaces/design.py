@@ -14,21 +14,19 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import jsonschema
 import sqlalchemy as sa
 
-from engine.legaltime import clock as clocks
 from engine.commands.migrate import check_movable
 from engine.commands.office import OfficeWrite
 from engine.definitions.diff import VersionDiff, diff_versions
-from engine.errors import DefinitionInvalid, InvalidInput, NotFound, StateError
 from engine.definitions.layout import ensure_layout
-from engine.store.tables import (definitions, deployment_files, deployments, design_draft_files, design_drafts,
-                                 instances)
-from engine.legaltime.timers import using_calendar
+from engine.errors import DefinitionInvalid, InvalidInput, NotFound, StateError
 from engine.kernel.unit_of_work import UnitOfWork
+from engine.legaltime import clock as clocks
+from engine.legaltime.timers import using_calendar
+from engine.store.tables import definitions, deployment_files, deployments, design_draft_files, design_drafts, instances
 
 FILE_NAME = re.compile(r"^[\w\u4e00-\u9fff.-]{1,200}\.(bpmn|dmn|json)$")
 MAX_FILE_BYTES = 2_000_000

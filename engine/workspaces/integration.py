@@ -9,12 +9,13 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from engine.workspaces.casework import TaskPage, _task_row, _task_select
 from engine.store.tables import human_tasks
+from engine.views import Page
+from engine.workspaces.casework import _task_row, _task_select
 
 
 def task_page(conn, grants, now: datetime, *, username: str, court: str | None = None, role: str | None = None,
-              case_no: str | None = None, claim: str | None = None, page: int = 1, per_page: int = 50) -> TaskPage:
+              case_no: str | None = None, claim: str | None = None, page: int = 1, per_page: int = 50) -> Page:
     """Open tasks in ``grants`` (``(court, role)`` pairs), soonest due first; ``claim``: ``mine`` or
     ``unclaimed``."""
     # a row-value IN, not an OR of pairs: SQLite then sorts the matches instead of walking each pair (4x faster)
@@ -34,7 +35,7 @@ def task_page(conn, grants, now: datetime, *, username: str, court: str | None =
                         .order_by(human_tasks.c.due_at.is_(None), human_tasks.c.due_at, human_tasks.c.created_at,
                                   human_tasks.c.task_id)
                         .limit(per_page).offset((page - 1) * per_page))
-    return TaskPage(tuple(_task_row(r, now) for r in rows), total, page, per_page)
+    return Page(tuple(_task_row(r, now) for r in rows), total, page, per_page)
 
 
 class Integration:
@@ -43,5 +44,5 @@ class Integration:
     def __init__(self, executor):
         self.executor = executor
 
-    def tasks(self, grants, **filters) -> TaskPage:
+    def tasks(self, grants, **filters) -> Page:
         return self.executor.read(lambda conn: task_page(conn, list(grants), self.executor.clock.now(), **filters))

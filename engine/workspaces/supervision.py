@@ -10,8 +10,8 @@ a page costs the same with 100 or 100,000 cases. Definitions used throughout:
 * **idle** (反消极执行): a running case with no event for N days. Every event bumps ``instances.updated_at``,
   so idleness is read from that column; the court's limit is its ``idle_node_days`` setting;
 * **time at a node**: from the flow event that went before (instance started, task or service completed, timer
-  fired, message received, instance resumed) to the node's own completion. Exact on a sequential path; on parallel branches the
-  event before may belong to the other branch, which makes the time shorter than it was.
+  fired, message received, instance resumed) to the node's own completion. Exact on a sequential path; on parallel
+  branches the event before may belong to the other branch, which makes the time shorter than it was.
 """
 from __future__ import annotations
 
@@ -28,11 +28,12 @@ from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from engine.court import courts as court_registry
-from engine.errors import InvalidInput, NotFound
 from engine.definitions.layout import ensure_layout
+from engine.errors import InvalidInput, NotFound
 from engine.legaltime.periods import COURT_TZ, parse_period
-from engine.workspaces.metrics import court_tree, with_subordinates
 from engine.store.tables import definitions, deployment_files, events, human_tasks, instances, jobs, subscriptions
+from engine.views import Page
+from engine.workspaces.metrics import court_tree, with_subordinates
 
 STATUSES = ("running", "suspended", "completed", "terminated")
 # events that move a token: the next node opens when one of these happens
@@ -91,18 +92,6 @@ class InstanceRow:
     incidents: int
     past_term: bool             # running and past fields.term_due_on
     overdue: bool               # past term, or an open task past its due time
-
-
-@dataclass(frozen=True)
-class InstancePage:
-    rows: tuple[InstanceRow, ...]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 @dataclass(frozen=True)
@@ -371,14 +360,14 @@ def _page_rows(conn, ids, now: datetime) -> tuple[InstanceRow, ...]:
     return _rows(conn, [found[i] for i in ids], now)
 
 
-def instance_page(conn, f: Filters, now: datetime, page: int = 1, per_page: int = 50) -> InstancePage:
+def instance_page(conn, f: Filters, now: datetime, page: int = 1, per_page: int = 50) -> Page:
     """One page of the cases matching ``f``, newest first, with the total."""
     where = _conditions(conn, f, now)
     total = conn.execute(sa.select(sa.func.count()).select_from(instances).where(*where)).scalar()
     page = max(1, min(page, max(1, -(-total // per_page))))
     ids = conn.execute(sa.select(instances.c.id).where(*where).order_by(instances.c.id.desc())
                        .limit(per_page).offset((page - 1) * per_page)).scalars().all()
-    return InstancePage(_page_rows(conn, ids, now), total, page, per_page)
+    return Page(_page_rows(conn, ids, now), total, page, per_page)
 
 
 def instance_chunk(conn, f: Filters, now: datetime, before_id: int | None,
@@ -614,14 +603,14 @@ class Supervision:
     def idle_limits(self, scope) -> dict[str, int]:
         return self._read(lambda conn: idle_limits(conn, scope))
 
-    def instances(self, filters: Filters, page: int = 1, per_page: int = 50) -> InstancePage:
+    def instances(self, filters: Filters, page: int = 1, per_page: int = 50) -> Page:
         return self._read(lambda conn: instance_page(conn, filters, self._clock.now(), page, per_page))
 
     def export(self, filters: Filters):
         """Every matching case, newest first, read a chunk at a time (for a streamed CSV)."""
         now, before = self._clock.now(), None
         while True:
-            chunk = self._read(lambda conn: instance_chunk(conn, filters, now, before))
+            chunk = self._read(lambda conn, before=before: instance_chunk(conn, filters, now, before))
             yield from chunk
             if len(chunk) < EXPORT_CHUNK:
                 return

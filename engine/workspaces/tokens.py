@@ -17,10 +17,10 @@ import sqlalchemy as sa
 
 from engine.commands.office import OfficeWrite
 from engine.court.accounts import roles_of
-from engine.workspaces.admin import visible_users
-from engine.errors import InvalidInput, NotFound
 from engine.court.roles import ROLES
+from engine.errors import InvalidInput, NotFound
 from engine.store.tables import api_tokens, users
+from engine.workspaces.admin import visible_users
 
 PREFIX = "zx_"                  # makes a leaked token easy to recognise (and to search for in logs and repos)
 TOUCH_EVERY = timedelta(minutes=5)     # last_used_at is written at most this often: reads stay reads

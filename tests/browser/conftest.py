@@ -15,8 +15,8 @@ from werkzeug.serving import make_server
 
 from engine import Engine
 from engine.background.scheduler import start_background
-from web import create_app
 from tools.demo import load_demo
+from web import create_app
 
 CHROMIUM = os.environ.get("ZHIXING_CHROMIUM", "/usr/bin/chromium")
 # headless on a machine with no internet: keep chromium from calling home (see the env notes)

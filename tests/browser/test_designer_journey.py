@@ -84,7 +84,7 @@ def test_designer_edits_validates_fixes_deploys_and_migrates(page, live_server):
     assert blocked.locator("input[type=checkbox]").is_disabled()
     screenshot(page, "designer-migration-preview")
 
-    for i in range(preview.locator("input[type=checkbox]:checked").count()):
+    for _ in range(preview.locator("input[type=checkbox]:checked").count()):
         preview.locator("input[type=checkbox]:checked").first.uncheck()
     movable.locator("input[type=checkbox]").check()
     page.get_by_test_id("migrate").click()

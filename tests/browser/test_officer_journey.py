@@ -12,6 +12,7 @@ from datetime import timedelta
 from playwright.sync_api import expect
 
 from engine.legaltime.periods import COURT_TZ
+
 from journey import login, screenshot
 
 CASE = "（2026）川0104执900号"

@@ -3,15 +3,16 @@ retries an incident, and looks at the dashboard and the heatmap."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from journey import login, screenshot
 from playwright.sync_api import expect
 
 from engine.store.tables import human_tasks
-from testpaths import TESTS
 from tools.demo import COURT
+
+from journey import login, screenshot
+from testpaths import TESTS
 
 JOURNEY_BPMN = TESTS / "bpmn" / "supervision_journey"
 OVERDUE_CASE = "（2026）川0104执9901号"
@@ -29,7 +30,7 @@ def cases(live_server):
     # time into the past, as if the clerk had left it for ten days
     with engine.db.begin() as conn:
         conn.execute(human_tasks.update().where(human_tasks.c.instance_id == overdue.id)
-                     .values(due_at=datetime.now(timezone.utc) - timedelta(days=10)))
+                     .values(due_at=datetime.now(UTC) - timedelta(days=10)))
     # a debtor name of blanks: the notice service refuses it, and the case stops there as an incident
     failing = engine.start("watched_case", FAILING_CASE, COURT, {"debtor": "  "}, actor="lian")
     [task] = engine.tasks(instance_id=failing.id)

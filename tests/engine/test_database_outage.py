@@ -10,9 +10,10 @@ from werkzeug.security import generate_password_hash
 
 from engine import Engine
 from engine.background.scheduler import _tick
+from web import create_app
+
 from support.tcp_proxy import TcpProxy
 from testpaths import ENGINE_BPMN
-from web import create_app
 
 
 @pytest.fixture

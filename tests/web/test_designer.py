@@ -6,9 +6,10 @@ import re
 import pytest
 from werkzeug.security import generate_password_hash
 
-from testpaths import ENGINE_BPMN
 from tools.scenarios import simulate_draft
 from web import create_app
+
+from testpaths import ENGINE_BPMN
 
 CASE = "（2026）川0104执7号"
 PASSWORD = generate_password_hash("pw")

@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from engine.store.tables import definitions, design_draft_files
-from testpaths import ENGINE_BPMN, TESTS
 from web import create_app
+
+from testpaths import ENGINE_BPMN, TESTS
 
 PASSWORD = "pw"
 COURT = "J0104"

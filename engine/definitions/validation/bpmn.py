@@ -6,10 +6,10 @@ from collections import defaultdict
 import jsonschema
 
 from engine.court.courts import CASE_TYPES
-from engine.legaltime.periods import parse_period
 from engine.court.roles import ROLES, role_for_lane
 from engine.definitions.validation import texts
 from engine.definitions.validation.report import NS, Problem, Report, local, q
+from engine.legaltime.periods import parse_period
 
 FLOW_NODES = frozenset({
     "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent", "task",

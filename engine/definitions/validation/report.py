@@ -12,13 +12,13 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
-from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser   # importing it compiles the BPMN XSD once
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser  # importing it compiles the BPMN XSD once
 
 from engine.kernel import expressions
 
@@ -236,6 +236,6 @@ def _element_at(tree, path: str | None, line: int) -> str:
     return owner_id(found[0]) if found else "-"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _dmn_validator(namespace: str) -> BpmnValidator:
     return BpmnValidator(DMN_SCHEMAS[namespace])   # compiling an XSD is slow: once per process and DMN version

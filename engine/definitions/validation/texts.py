@@ -12,8 +12,8 @@ from datetime import datetime
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 
-from engine.legaltime.periods import parse_period
 from engine.definitions.validation.report import Report, local, owner_id
+from engine.legaltime.periods import parse_period
 
 # element local name -> (mode, what) for texts that are plain expressions or scripts
 EXPRESSIONS = {"conditionExpression": ("eval", "condition"), "condition": ("eval", "condition"),
