@@ -28,6 +28,8 @@ run: install
 
 test: install
 	@test -x "$${ZHIXING_CHROMIUM:-/usr/bin/chromium}" || { echo "browser tests need Debian's chromium: apt-get install chromium (.ci/run does)"; exit 1; }
+	$(VENV)/bin/ruff check engine handlers web tools tests migrations
+	$(VENV)/bin/mypy
 	ZHIXING_TEST_POSTGRES="$$(bash tests/support/postgres.sh)" $(PY) -m pytest -q
 
 # every figure on SQLite, then on the throw-away PostgreSQL (with the 5-minute load test); the growth table:

@@ -95,10 +95,10 @@ class JobRunner:
                 break
             except LocalFailure as failure:
                 failed.append(failure)
-        for failure in failed:
-            if failure.key in local.left:
-                self.executor.run(RecordLocalFailure(job.instance_id, local.left[failure.key], failure.key,
-                                                     **failure_record(failure.operator, failure.cause)))
+        for failed_call in failed:
+            if failed_call.key in local.left:
+                self.executor.run(RecordLocalFailure(job.instance_id, local.left[failed_call.key], failed_call.key,
+                                                     **failure_record(failed_call.operator, failed_call.cause)))
 
     def _run_service(self, job) -> None:
         spec = self.registry.get(job.operator)

@@ -42,4 +42,4 @@ class RecomputeProvisionalDeadlines:
     @staticmethod
     def _definition_id(uow: UnitOfWork, instance_id: int) -> int:
         from engine.store.tables import instances
-        return uow.conn.execute(sa.select(instances.c.definition_id).where(instances.c.id == instance_id)).scalar()
+        return uow.conn.execute(sa.select(instances.c.definition_id).where(instances.c.id == instance_id)).scalar_one()

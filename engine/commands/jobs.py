@@ -49,7 +49,7 @@ class AcquireJobs:
                 uow.conn.execute(jobs.update().where(jobs.c.id.in_([r.id for r in rows]))
                                  .values(status="running", locked_by=self.worker, locked_until=uow.now + LEASE,
                                          updated_at=uow.now))
-            return rows
+            return list(rows)
         taken = []
         for row in uow.conn.execute(query).all():
             won = uow.conn.execute(jobs.update().where(jobs.c.id == row.id, jobs.c.status == row.status,
@@ -107,7 +107,7 @@ class FireTimers:
         uow.save(handle)
         # a job whose timer is still waiting (due moved, or fired with another) goes back to the queue
         if self.task_id not in before or self.task_id in handle.before.timers:
-            timer = handle.before.timers.get(self.task_id)
+            timer = handle.before.timers.get(self.task_id) if self.task_id else None
             uow.write(_RELEASE, [dict(w_id=self.job_id, timer_due=timer.due if timer else None, updated_at=uow.now)])
         return fired
 
@@ -167,7 +167,7 @@ class DeliverMessage:
     def execute(self, uow: UnitOfWork):
         body = self.payload
         result = CorrelateMessage(body["name"], body["key"], f"instance:{body.get('source')}",
-                                  body.get("payload") if isinstance(body.get("payload"), dict) else {},
+                                  body["payload"] if isinstance(body.get("payload"), dict) else {},
                                   court=body.get("court"), inbox_id=body.get("inbox_id")).execute(uow)
         uow.conn.execute(jobs.delete().where(jobs.c.id == self.job_id))
         return result

@@ -9,13 +9,13 @@ import sqlalchemy as sa
 from engine.commands.instances import instance_view
 from engine.definitions.migration import MigrationPlan, plan_migration
 from engine.errors import InvalidInput, StateError
-from engine.kernel.unit_of_work import InstanceHandle, UnitOfWork
+from engine.kernel.unit_of_work import Definition, InstanceHandle, UnitOfWork
 from engine.store.tables import human_tasks, instances, jobs, subscriptions
 from engine.views import InstanceView
 
 
 def check_movable(uow: UnitOfWork, handle: InstanceHandle, to_version: int, cache: dict | None = None,
-                  verify: bool = True) -> tuple[object, MigrationPlan]:
+                  verify: bool = True) -> tuple[Definition, MigrationPlan]:
     """The target definition and the plan of moving ``handle`` there (its workflow is migrated in memory;
     ``cache`` and ``verify`` as for ``plan_migration``)."""
     target = uow.latest_definition(handle.definition.process_id, to_version)

@@ -170,7 +170,7 @@ class CompleteTask:
     def _check_form(self, schema: dict | None) -> None:
         if not schema:
             return
-        errors = {}
+        errors: dict[str, str] = {}
         for error in jsonschema.Draft202012Validator(schema, format_checker=FORM_FORMATS).iter_errors(self.data):
             path = ".".join(str(p) for p in error.absolute_path)
             if error.validator == "required":

@@ -8,6 +8,7 @@ from werkzeug.security import check_password_hash
 
 from engine.court.roles import ROLES
 from engine.errors import InvalidInput
+from engine.store.database import inserted_id
 from engine.store.tables import user_roles, users
 
 
@@ -19,9 +20,9 @@ def upsert_user(conn: sa.Connection, username: str, display_name: str, roles: li
         raise InvalidInput(f"unknown role(s) {', '.join(unknown)}; known roles: {', '.join(ROLES)}")
     user_id = conn.execute(sa.select(users.c.id).where(users.c.username == username)).scalar()
     if user_id is None:
-        user_id = conn.execute(users.insert().values(username=username, display_name=display_name,
+        user_id = inserted_id(conn.execute(users.insert().values(username=username, display_name=display_name,
                                                      password_hash=password_hash, active=True,
-                                                     created_at=now)).inserted_primary_key[0]
+                                                     created_at=now)))
     else:
         values = {"display_name": display_name}
         if password_hash:

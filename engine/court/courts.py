@@ -123,7 +123,7 @@ def next_case_number(conn: sa.Connection, court_code: str, case_type: str, now: 
     for _ in range(3):
         if conn.execute(case_counters.update().where(*key)
                         .values(last_serial=case_counters.c.last_serial + 1)).rowcount:
-            serial = conn.execute(sa.select(case_counters.c.last_serial).where(*key)).scalar()
+            serial = conn.execute(sa.select(case_counters.c.last_serial).where(*key)).scalar_one()
             return format_case_number(year, court_code, case_type, serial)
         try:
             with conn.begin_nested():

@@ -138,7 +138,7 @@ def _event(definition, messages: dict) -> str:
 
 def _extensions(el) -> dict[str, str]:
     """Every ``spiffworkflow:`` element under the element's own extensionElements, flattened to one text each."""
-    out = {}
+    out: dict = {}
     holder = el.find(f"{{{BPMN}}}extensionElements")
     if holder is None:
         return out

@@ -309,9 +309,10 @@ class _Checker(ast.NodeVisitor):
         self.visit(node.value)
         if node.format_spec is None:
             return
-        if not all(isinstance(p, ast.Constant) for p in node.format_spec.values):
+        spec_parts = getattr(node.format_spec, "values", [])      # a JoinedStr
+        if not all(isinstance(p, ast.Constant) for p in spec_parts):
             return self.bad(node, "computed format specs are not allowed")
-        spec = "".join(p.value for p in node.format_spec.values)
+        spec = "".join(p.value for p in spec_parts)
         if not (_SAFE_SPEC.fullmatch(spec) or (_DATE_SPEC.fullmatch(spec) and "%" in spec)):
             self.bad(node, f"format spec '{spec}' is not allowed")
 
@@ -779,7 +780,8 @@ def _compile(text: str, mode: str) -> _Program:
         problems = checker.problems
         if not problems:
             compiler = _Compiler()
-            run = compiler.expr(tree) if mode == "eval" else compiler.block(tree.body) if tree.body else None
+            body = getattr(tree, "body", None)
+            run = compiler.expr(tree) if mode == "eval" else compiler.block(body) if body else None
     except SyntaxError as e:
         problems = [f"syntax error on line {e.lineno}: {e.msg}" if e.lineno else f"syntax error: {e.msg}"]
     except (RecursionError, MemoryError):
@@ -804,7 +806,7 @@ def _describe(e: BaseException) -> str:
     return " ".join(msg.split())[:300]
 
 
-def _run(program: _Program, names: Mapping[str, Any], extra: dict | None, functions: Mapping | None,
+def _run(program: _Program, names: Any, extra: dict | None, functions: Mapping | None,
          script: bool) -> Any:
     if program.mutated:             # private deep copies, so shallow-copied task data stays unshared
         names = names if script else dict(names)
@@ -858,7 +860,7 @@ class SafeEnvironment(BasePythonScriptEngineEnvironment):
         """External context holds callables (extra functions) and data objects (extra read-only names)."""
         if not external_context:
             return None, self.functions
-        functions, extra = dict(self.functions), {}
+        functions, extra = dict(self.functions), dict[str, Any]()
         for key, value in external_context.items():
             (functions if callable(value) else extra)[key] = value
         return extra, functions

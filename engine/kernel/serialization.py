@@ -70,6 +70,7 @@ class _Encoded(dict):
     """A finished task's dict together with its JSON text, written as is by ``dump_state``."""
 
     __slots__ = ("json",)
+    json: str | None
 
 
 def _cache_key(task):

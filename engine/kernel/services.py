@@ -19,6 +19,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 from engine.errors import ConcurrentModification, ZhixingError
 from engine.kernel import runtime
@@ -65,7 +66,7 @@ class LocalFailure(Exception):
 
 @dataclass(frozen=True)
 class LocalServices:
-    registry: object
+    registry: Any
     trigger: str                                        # the key of the job whose command this is
     skip: frozenset = field(default_factory=frozenset)  # keys of inline calls that failed: left to their jobs
     left: dict = field(default_factory=dict, compare=False)   # key -> id of each task so left to its job

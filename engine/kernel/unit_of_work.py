@@ -15,6 +15,7 @@ import copy
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -24,6 +25,7 @@ from engine.kernel import runtime
 from engine.kernel.audit import GENESIS, event_row
 from engine.kernel.serialization import SERIALIZER_VERSION, STATE_VERSION, dump_state, load_state, new_workflow
 from engine.legaltime.timers import compute_deadline
+from engine.store.database import inserted_id
 from engine.store.tables import definitions, events, human_tasks, instances, jobs, messages, subscriptions
 
 # hot-path statements, built once (building and cache-keying a statement costs as much as running it)
@@ -74,7 +76,7 @@ class InstanceHandle:
     version: int
     last_seq: int
     last_hash: str
-    workflow: object
+    workflow: Any
     before: runtime.Snapshot
     parent_id: int | None = None
     stage: str | None = None
@@ -149,7 +151,7 @@ class UnitOfWork:
             state_version=STATE_VERSION, fields={}, last_seq=0, last_hash=GENESIS, started_at=self.now,
             updated_at=self.now))
         workflow = new_workflow(definition.spec_json, runtime.ScriptEngine())
-        return InstanceHandle(result.inserted_primary_key[0], definition, case_no, court, "running", 0, 0, GENESIS,
+        return InstanceHandle(inserted_id(result), definition, case_no, court, "running", 0, 0, GENESIS,
                               workflow, runtime.Snapshot(), parent_id, None, related_case_no)
 
     def load(self, instance_id: int) -> InstanceHandle:
@@ -166,7 +168,7 @@ class UnitOfWork:
         else:
             state = row.state if "state" in row._fields else \
                 self.conn.execute(_LOAD_STATE, {"id": instance_id}).scalar()
-            workflow = load_state(state, definition.spec_json, runtime.ScriptEngine())
+            workflow = load_state(state or b"", definition.spec_json, runtime.ScriptEngine())
             before = runtime.snapshot(workflow, definition.meta, evaluate_services=False)
         return InstanceHandle(row.id, definition, row.case_no, row.court, row.status, row.version, row.last_seq,
                               row.last_hash, workflow, before, row.parent_id, row.stage, row.related_case_no,

@@ -64,7 +64,7 @@ class _ClockDatetime(datetime):
     """``datetime`` whose ``now()`` reads the context clock; everything else is the real class."""
 
     @classmethod
-    def now(cls, tz=None):  # type: ignore[override]
+    def now(cls, tz=None):
         moment = _current.get().now()
         return moment if tz is None else moment.astimezone(tz)
 

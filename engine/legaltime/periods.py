@@ -79,8 +79,8 @@ class HolidayCalendar:
     ``known_years`` are the years whose table is complete; any other year is a weekends-only guess.
     """
 
-    def __init__(self, days: Mapping[date, bool] = (), known_years: Iterable[int] = ()):
-        self._days: dict[date, bool] = dict(days)
+    def __init__(self, days: Mapping[date, bool] | None = None, known_years: Iterable[int] = ()):
+        self._days: dict[date, bool] = dict(days or {})
         self._known: frozenset[int] = frozenset(known_years)
 
     @property

@@ -87,11 +87,11 @@ def task_list(conn, username: str, now: datetime, *, scope: str = "mine", role: 
     grants = roles_of(conn, username)
     if scope == "team":
         courts = sorted({c for c, r in grants if r in TEAM_LEADER_ROLES})
-        visible = human_tasks.c.court.in_(courts) if courts else sa.false()
+        visible: sa.ColumnElement[bool] = human_tasks.c.court.in_(courts) if courts else sa.false()
     else:
         visible = sa.or_(*(sa.and_(human_tasks.c.court == c, human_tasks.c.role == r) for c, r in grants)) \
             if grants else sa.false()
-    where = [visible]
+    where: list = [visible]
     if role:
         where.append(human_tasks.c.role == role)
     if case_no:
@@ -233,7 +233,7 @@ def find_cases(conn, courts: list[str], query: str | None = None, status: str | 
                per_page: int = 50) -> OpenPage:
     """Cases (one row per instance) of ``courts``, newest first; ``query`` matches the case number or any case
     field (a party's name)."""
-    where = [instances.c.court.in_(courts)]
+    where: list = [instances.c.court.in_(courts)]
     if status:
         where.append(instances.c.status == status)
     if query and query.strip():
@@ -331,7 +331,7 @@ def _case_instances(conn, case_no: str, courts: list[str]) -> list[CaseInstance]
                         .order_by(instances.c.id)).all()
     if not rows:     # also when the case belongs to another court: say nothing about it
         raise NotFound(f"case {case_no} was not found in your courts")
-    return [CaseInstance(*r[:-1], r.fields or {}) for r in rows]
+    return [CaseInstance(*r[:-1], r.fields or {}) for r in rows]  # type: ignore[call-arg]  # 12 columns, then fields
 
 
 def case_file(conn, case_no: str, courts: list[str], now: datetime) -> CaseFile:
@@ -433,7 +433,7 @@ def _money(text) -> Decimal:
 class _Found:
     """The handlers' results found in a case's data, de-duplicated by their ids."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.searches: dict = {}
         self.measures: dict = {}        # measure_id → [results], merged in time order
         self.receipts: list = []

@@ -20,7 +20,7 @@ def task_page(conn, grants, now: datetime, *, username: str, court: str | None =
     ``unclaimed``."""
     # a row-value IN, not an OR of pairs: SQLite then sorts the matches instead of walking each pair (4x faster)
     visible = sa.tuple_(human_tasks.c.court, human_tasks.c.role).in_(list(grants)) if grants else sa.false()
-    where = [visible]
+    where: list = [visible]
     for column, value in ((human_tasks.c.court, court), (human_tasks.c.role, role),
                           (human_tasks.c.case_no, case_no)):
         if value:

@@ -249,8 +249,9 @@ def compute(conn: sa.Connection, court: str, start: date, end: date, now: dateti
 
     q = _Conditions(_cases(process_id, codes, False).c, s)
     c = q.c
-    backlog = dict(conn.execute(sa.select(sa.func.coalesce(c.stage, "").label("stage"), sa.func.count())
-                                .where(~q.ended_unclosed, q.at_end).group_by("stage").order_by("stage")).all())
+    stages = conn.execute(sa.select(sa.func.coalesce(c.stage, "").label("stage"), sa.func.count())
+                          .where(~q.ended_unclosed, q.at_end).group_by("stage").order_by("stage")).all()
+    backlog = {stage: n for stage, n in stages}
     last_act = sa.select(sa.func.max(events.c.at)).where(q.by_people).scalar_subquery()
     overdue = _case_list(conn, c, sa.and_(~q.ended_unclosed, q.overdue), c.term_due_on, s.as_of, list_limit) \
         if counts["overdue"] else ()
@@ -260,11 +261,11 @@ def compute(conn: sa.Connection, court: str, start: date, end: date, now: dateti
     return Metrics(court, tuple(codes), start, end, s.as_of, process_id, counts, _ratios(counts, s.excluded_types),
                    backlog, CaseList("overdue", "超期案件 (overdue cases)",
                                      "pending, not suspended (中止), past term_due_on on the reference day", "[V]",
-                                     counts["overdue"], overdue),
+                                     int(counts["overdue"]), overdue),
                    CaseList("idle", "反消极执行 (idle cases)",
                             "pending, not suspended (中止), no act by a person (an event whose actor is not "
                             f"'system') for more than idle_node_days: {_days_text(s.idle_days)}", "[R]",
-                            counts["idle"], idle))
+                            int(counts["idle"]), idle))
 
 
 def _days_text(days: dict) -> str:

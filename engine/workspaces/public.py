@@ -195,7 +195,7 @@ def public_case(conn, case_no: str) -> PublicCase:
     open_rows = [r for r in rows if r.status in ("running", "suspended")]
     closed = next((_day(r.fields.get("closed_on")) for r in rows if (r.fields or {}).get("closed_on")), None)
     if closed is None and not open_rows:
-        closed = max(_day(r.ended_at) for r in rows if r.ended_at) if any(r.ended_at for r in rows) else None
+        closed = max((d for r in rows if (d := _day(r.ended_at))), default=None)
     # the procedure that keeps a stage speaks for the case (not a companion such as the case clock)
     current = open_rows or rows
     latest = ([r for r in current if r.stage] or current)[-1]
@@ -209,7 +209,9 @@ def public_case(conn, case_no: str) -> PublicCase:
         stage = "in_progress" if open_rows else "concluded"
     documents = _served(conn, case_no)
     notice = next((d.served_on for d in documents if NOTICE in d.name), None)
-    return PublicCase(case_no, rows[0].name or rows[0].court, stage, _day(rows[0].started_at), notice, closed,
+    started = _day(rows[0].started_at)
+    assert started is not None          # every instance has a start
+    return PublicCase(case_no, rows[0].name or rows[0].court, stage, started, notice, closed,
                       tuple(documents))
 
 

@@ -282,7 +282,7 @@ def _overdue(now: datetime):
 
 
 def _conditions(conn, f: Filters, now: datetime) -> list:
-    where = [instances.c.court.in_(f.courts)]
+    where: list = [instances.c.court.in_(f.courts)]
     if f.process_id:
         where.append(instances.c.process_id == f.process_id)
         if f.version:
@@ -502,7 +502,7 @@ def heatmap(conn, scope, process_id: str, version: int | None, start: date, end:
         if seconds is not None and bpmn_id:
             spent[bpmn_id].append(float(seconds))
     return Heatmap(process_id, version, start, end, {
-        k: NodeStat(**nodes.get(k, {}), completed=len(spent.get(k, ())),
+        k: NodeStat(**dict(nodes.get(k, {})), completed=len(spent.get(k, ())),
                     median_s=statistics.median(spent[k]) if k in spent else None)
         for k in set(nodes) | set(spent)})
 

@@ -156,8 +156,9 @@ def _human(r: Report, file: str, task, kind: str) -> None:
     override = r.lane_overrides.get(file, {}).get(task.get("id"))
     if override is not None:
         own, sub = override
+        sub_lane = (lane.get("name") if lane is not None else "") or ""
         r.add(file, task, f"{kind} is in lane '{own.get('name') or ''}' but inside subprocess '{sub.get('id')}', which "
-                          f"is in lane '{lane.get('name') or ''}': SpiffWorkflow gives every task of a subprocess the "
+                          f"is in lane '{sub_lane}': SpiffWorkflow gives every task of a subprocess the "
                           "subprocess's lane; leave the subprocess out of the lanes, or put the task in its lane")
     elif lane is None:
         r.add(file, task, f"{kind} is not in a lane; put it in the lane of the role that does it")

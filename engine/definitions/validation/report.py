@@ -212,7 +212,7 @@ class Report:
         hits = [h for h in self.by_id.get(element_id, []) if h[0] == file or not file] or self.by_id.get(element_id)
         file, line = (hits[0][0], hits[0][1].sourceline or 0) if hits else (file or "-", 0)
         if str(getattr(exc, "line_number", "")).isdigit():
-            line = int(exc.line_number)
+            line = int(getattr(exc, "line_number"))  # noqa: B009  (not every exception has one)
         message = str(exc.args[0]) if exc.args else type(exc).__name__
         wrapped = re.match(r"\w+\((['\"])(.*?)\1", message)   # the parser wraps foreign errors as repr(exc)
         message = re.sub(r":? ?%r", "", wrapped.group(2) if wrapped else message)[:300]
