@@ -176,9 +176,12 @@ class Engine:
     def terminate(self, instance_id: int, actor: str, reason: str):
         return self.executor.run(ChangeInstanceStatus(instance_id, "terminate", actor, reason))
 
-    def migrate_instance(self, instance_id: int, to_version: int, actor: str, from_version: int | None = None):
-        """Move a running case to another version of its procedure, or refuse (``StateError``) with the reasons."""
-        return self.executor.run(MigrateInstance(instance_id, to_version, actor, from_version))
+    def migrate_instance(self, instance_id: int, to_version: int, actor: str, from_version: int | None = None,
+                         courts: Iterable[str] | None = None, process_id: str | None = None):
+        """Move a running case to another version of its procedure, or refuse (``StateError``) with the reasons;
+        a case outside ``courts`` or not of ``process_id`` (when given) is ``NotFound``."""
+        return self.executor.run(MigrateInstance(instance_id, to_version, actor, from_version,
+                                                 tuple(courts) if courts is not None else None, process_id))
 
     # -- jobs -----------------------------------------------------------------------------------------------
     def run_due_jobs(self, limit: int = 100) -> int:

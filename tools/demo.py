@@ -1,6 +1,6 @@
 """Demo data for ``make run``: users of every role in one basic court, and cases at every stage of every procedure.
 
-The cases are made by running the scenario files in ``web/demo_cases/`` *into* the database (``zhixing simulate``'s
+The cases are made by running the scenario files in ``tools/demo_cases/`` *into* the database (``zhixing simulate``'s
 engine, on a virtual clock that starts ``DEMO_DAYS`` days ago): real cases through the real diagrams and handlers,
 with their full event logs, left at the point where each file stops. The suite runs the same files
 (``tests/web/test_demo.py``), so the demo never shows a state the engine could not reach. Dates that people type

@@ -211,11 +211,9 @@ def migrate():
         for instance_id in sorted({int(i) for i in request.form.getlist("instance") if i.isdigit()}):
             label = f"#{instance_id}"
             try:
-                instance = engine.instance(instance_id)
-                if instance.court not in _courts() or instance.process_id != procedure.process_id:
-                    raise NotFound(f"instance {instance_id} does not exist")
-                label = instance.case_no
-                engine.migrate_instance(instance_id, new, g.user, from_version=old)
+                moved = engine.migrate_instance(instance_id, new, g.user, from_version=old, courts=_courts(),
+                                                process_id=procedure.process_id)
+                label = moved.case_no
                 results.append((label, True, _("已迁移到版本 %(v)s", v=new)))
             except ZhixingError as exc:
                 results.append((label, False, str(exc)))

@@ -12,7 +12,7 @@ from journey import login, screenshot
 
 SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
 PROCEDURE = "enforcement_case"
-# demo cases (web/demo_cases/10_filing_and_start.yaml): 执3 waits for the enforcement officer and can move to the
+# demo cases (tools/demo_cases/10_filing_and_start.yaml): 执3 waits for the enforcement officer and can move to the
 # new version; 执1 waits at the filing check, whose form the journey narrows, so it cannot
 MOVABLE_CASE = "（2026）川0104执3号"
 BLOCKED_CASE = "（2026）川0104执1号"
