@@ -82,7 +82,9 @@ class Engine:
     def init_schema(self) -> list[int]:
         """Create/upgrade the schema and seed the holiday table; return the holiday years added."""
         upgrade(self.url)
-        return self.executor.run(OfficeWrite(holidays.seed_from_package))
+        added = self.executor.run(OfficeWrite(holidays.seed_from_package))
+        self._calendar = None              # read again, with the years just added
+        return added
 
     def calendar(self) -> HolidayCalendar:
         """The holiday calendar, re-read from the store at most once a minute (other processes may change it)."""
