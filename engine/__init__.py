@@ -4,7 +4,7 @@ The public surface is the ``Engine`` facade, its result views, its errors and th
 shows (roles, the court's time zone, limits); everything else is internal (``tests/test_architecture.py``).
 """
 from engine.api import Engine
-from engine.court.roles import ROLES, TEAM_LEADER_ROLES
+from engine.court.roles import ROLES, TEAM_LEADER_ROLES, TEAMS
 from engine.definitions.validation import validate_paths
 from engine.errors import (
                            ConcurrentModification,
@@ -28,5 +28,5 @@ from engine.workspaces.supervision import Filters as SupervisionFilters
 __all__ = ["COURT_TZ", "ConcurrentModification", "DefinitionInvalid", "DefinitionView", "Engine", "EventView",
            "Forbidden", "INSTANCE_STATUSES", "InstanceView", "InvalidInput", "JobView", "MIGRATION_CASES_PAGE",
            "MIGRATION_PREVIEW_BATCH", "MIN_PASSWORD", "MessageResult", "NotFound", "ROLES", "StateError",
-           "SupervisionFilters", "SystemClock", "TEAM_LEADER_ROLES", "TaskView", "TooManyLookups", "VirtualClock",
-           "ZhixingError", "deadline_day", "validate_paths"]
+           "SupervisionFilters", "SystemClock", "TEAMS", "TEAM_LEADER_ROLES", "TaskView", "TooManyLookups",
+           "VirtualClock", "ZhixingError", "deadline_day", "validate_paths"]

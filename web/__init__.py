@@ -121,4 +121,11 @@ def create_app(config: dict | None = None) -> Flask:
     def healthz():
         return {"status": "ok"}
 
+    icon = (Path(app.static_folder or "") / "favicon.svg").read_bytes()
+
+    @app.get("/favicon.ico")
+    def favicon():
+        """Browsers ask for it on every page whatever the page links: the same icon, not a 404."""
+        return icon, 200, {"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"}
+
     return app

@@ -30,7 +30,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from engine import COURT_TZ, ROLES, ZhixingError
+from engine import COURT_TZ, ROLES, TEAMS, ZhixingError
 from engine import INSTANCE_STATUSES as STATUSES
 from engine import SupervisionFilters as Filters
 from web.auth import courts_for, requires
@@ -221,8 +221,11 @@ def instance(instance_id: int):
 @bp.get("/diagram/<process_id>/<int:version>.bpmn")
 @requires(*SUPERVISORS)
 def diagram(process_id: str, version: int):
-    """The BPMN XML of a deployed version, for the viewer (the same for every court: no case data in it)."""
-    return Response(_engine().supervision.diagram(process_id, version), mimetype="application/xml")
+    """The BPMN XML of a deployed version, for the viewer (the same for every court: no case data in it); lanes
+    are named by their team in the reader's language (执行实施团队, not implementation_officer)."""
+    column = 1 if current_language() == "en" else 0
+    teams = {code: (TEAMS.get(code) or ROLES[code])[column] for code in ROLES}
+    return Response(_engine().supervision.diagram(process_id, version, teams), mimetype="application/xml")
 
 
 @bp.post("/instances/<int:instance_id>/<action>")

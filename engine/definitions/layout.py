@@ -10,8 +10,11 @@ unchanged.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 from lxml import etree
+
+from engine.court.roles import role_for_lane
 
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -153,3 +156,15 @@ def _edge(plane, flow_id: str, source: tuple, target: tuple) -> None:
     edge = etree.SubElement(plane, f"{{{BPMNDI}}}BPMNEdge", id=f"{flow_id}_di", bpmnElement=flow_id)
     for x, y in points:
         etree.SubElement(edge, f"{{{DI}}}waypoint", x=str(x), y=str(y))
+
+
+def relabel_lanes(xml: str, labels: Mapping[str, str]) -> str:
+    """The diagram with each lane of a known role named by ``labels[role]`` (the team, in the reader's language)."""
+    root = etree.fromstring(xml.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
+    changed = False
+    for lane in root.iter(f"{{{BPMN}}}lane"):
+        role = role_for_lane(lane.get("name"))
+        if role in labels:
+            lane.set("name", labels[role])
+            changed = True
+    return etree.tostring(root, encoding="unicode") if changed else xml

@@ -19,6 +19,7 @@ import json
 import statistics
 import zlib
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -28,7 +29,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from engine.court import courts as court_registry
-from engine.definitions.layout import ensure_layout
+from engine.definitions.layout import ensure_layout, relabel_lanes
 from engine.errors import InvalidInput, NotFound
 from engine.legaltime.periods import COURT_TZ, parse_period
 from engine.store.tables import definitions, deployment_files, events, human_tasks, instances, jobs, subscriptions
@@ -431,15 +432,16 @@ def instance_detail(conn, instance_id: int, now: datetime) -> InstanceDetail:
         tuple(active))
 
 
-def diagram_xml(conn, process_id: str, version: int) -> str:
-    """The BPMN file a version was deployed from, with a plain layout added if it was written without one."""
+def diagram_xml(conn, process_id: str, version: int, lane_labels: Mapping[str, str] | None = None) -> str:
+    """The BPMN file a version was deployed from, with a plain layout added if it was written without one;
+    with ``lane_labels`` (role code → label), each lane of a role shows that label instead of its code."""
     content = conn.execute(sa.select(deployment_files.c.content).join(
         definitions, sa.and_(definitions.c.deployment_id == deployment_files.c.deployment_id,
                              definitions.c.file_name == deployment_files.c.name))
         .where(definitions.c.process_id == process_id, definitions.c.version == version)).scalar()
     if content is None:
         raise NotFound(f"process '{process_id}@{version}' is not deployed")
-    return ensure_layout(content)
+    return relabel_lanes(ensure_layout(content), lane_labels) if lane_labels else ensure_layout(content)
 
 
 # -- incidents --------------------------------------------------------------------------------------------------
@@ -622,8 +624,8 @@ class Supervision:
     def instance_court(self, instance_id: int) -> str:
         return self._read(lambda conn: instance_court(conn, instance_id))
 
-    def diagram(self, process_id: str, version: int) -> str:
-        return self._read(lambda conn: diagram_xml(conn, process_id, version))
+    def diagram(self, process_id: str, version: int, lane_labels: Mapping[str, str] | None = None) -> str:
+        return self._read(lambda conn: diagram_xml(conn, process_id, version, lane_labels))
 
     def incidents(self, scope, page: int = 1, per_page: int = 50):
         return self._read(lambda conn: incident_page(conn, scope, page, per_page))

@@ -63,6 +63,12 @@ def test_supervisor_filters_overdue_cases_sees_the_token_and_retries_an_incident
     expect(page.locator("#diagram[data-ready='1']")).to_be_visible()
     token = page.locator(".djs-element.zx-token[data-element-id='check']")
     expect(token).to_have_count(1)
+    frame = page.locator("#diagram").bounding_box()
+    assert _inside(token.bounding_box(), frame), "the view opens on the case's current node"
+    expect(page.locator(".djs-element[data-element-id='lane_officer']")).to_contain_text("执行实施团队")
+    page.get_by_test_id("diagram-fit").click()
+    page.get_by_test_id("diagram-current").click()
+    assert _inside(token.bounding_box(), frame)
     expect(page.locator(".djs-element.zx-done[data-element-id='filed']")).to_have_count(1)
     expect(page.get_by_test_id("audit-status")).to_contain_text("校验通过")
     screenshot(page, "supervise-instance")
@@ -75,6 +81,11 @@ def test_supervisor_filters_overdue_cases_sees_the_token_and_retries_an_incident
     page.get_by_test_id("incident").get_by_test_id("retry").click()
     expect(page.locator(".flash")).to_contain_text("已重新排队")
     expect(page.get_by_test_id("event-log")).to_contain_text("incident_retried")
+
+
+def _inside(box, frame) -> bool:
+    return (box["x"] >= frame["x"] and box["y"] >= frame["y"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
+            and box["y"] + box["height"] <= frame["y"] + frame["height"])
 
 
 def test_heatmap_shows_cases_waiting_at_each_node(page, cases):

@@ -73,3 +73,9 @@ def test_a_read_only_install_without_compiled_catalogues_still_starts_in_english
         session["lang"] = "en"
     page = client.get("/login").get_data(as_text=True)
     assert "User name" in page and "用户名" not in page
+
+
+def test_the_favicon_is_served_to_anyone(client):
+    """Browsers ask for /favicon.ico on every page; it was a 404 in every server log."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml" and b"<svg" in response.data
