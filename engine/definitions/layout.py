@@ -164,7 +164,7 @@ def relabel_lanes(xml: str, labels: Mapping[str, str]) -> str:
     changed = False
     for lane in root.iter(f"{{{BPMN}}}lane"):
         role = role_for_lane(lane.get("name"))
-        if role in labels:
+        if role is not None and role in labels:
             lane.set("name", labels[role])
             changed = True
     return etree.tostring(root, encoding="unicode") if changed else xml
