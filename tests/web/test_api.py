@@ -19,7 +19,7 @@ from web.api.openapi import DOCUMENT
 
 from testpaths import ENGINE_BPMN
 
-CASE = "（2026）川0104执7号"
+CASE = "（2026）J0104执7号"
 REGISTRY = Registry().with_resource("urn:api", Resource.from_contents(DOCUMENT, default_specification=DRAFT202012))
 TEMPLATES = [(re.compile("^/api/v1" + re.sub(r"\{[^}]+\}", "[^/]+", p) + "$"), p) for p in DOCUMENT["paths"]]
 
