@@ -7,8 +7,8 @@ Tables fall in three groups:
   holding the serialized spec once, never copied into instances);
 * runtime: ``instances`` (state + optimistic ``version``) and its projections kept in the same transaction:
   ``human_tasks``, ``jobs`` (timers, service calls, message deliveries; incidents are jobs with
-  ``status='incident'``), ``subscriptions``; plus ``messages`` (inbox of unmatched messages, with the sender's court) and
-  ``case_relations`` (links between cases, recorded by the engine);
+  ``status='incident'``), ``subscriptions``; plus ``messages`` (inbox of unmatched messages, with the sender's
+  court) and ``case_relations`` (links between cases, recorded by the engine);
 * audit and reference data: ``events`` (append-only, hash-chained per instance), ``users``, ``user_roles``,
   ``courts``, ``case_counters``, ``holidays``, ``holiday_years``.
 """

@@ -3,10 +3,9 @@ the inbox records the court, case numbers are the engine's, separation of duties
 On SQLite and PostgreSQL (the ``db_url`` fixture)."""
 from __future__ import annotations
 
-import re
-
 import pytest
 import sqlalchemy as sa
+from boundary_diagrams import FILED_REVIEW, REVIEW
 
 from engine import Forbidden, InvalidInput
 from engine.store.tables import case_relations, messages
@@ -14,20 +13,6 @@ from engine.store.tables import case_relations, messages
 from testpaths import ENGINE_BPMN
 
 JINJIANG, QINGYANG, CHENGDU = "川0104", "川0105", "川01"
-OBJECTION = (ENGINE_BPMN / "objection.bpmn").read_bytes()
-REVIEW = OBJECTION.replace(
-    b'<bpmn:process id="objection" name="Engine test objection" isExecutable="true">',
-    b'<bpmn:process id="review" name="Engine test review" isExecutable="true"><bpmn:extensionElements>'
-    b'<spiffworkflow:properties><spiffworkflow:property name="caseType" value="' + "执异".encode() + b'"/>'
-    b'</spiffworkflow:properties></bpmn:extensionElements>').replace(
-    b'<bpmn:userTask id="rule" name="Rule on the objection"/>',
-    b'<bpmn:userTask id="rule" name="Rule on the objection"><bpmn:extensionElements><spiffworkflow:properties>'
-    b'<spiffworkflow:property name="excludeCompletersOf" value="related:*"/></spiffworkflow:properties>'
-    b'</bpmn:extensionElements></bpmn:userTask>').replace(b'name="objection_filed"', b'name="review_filed"')
-# the same review filed by a clerk (a none start event) rather than by a message
-FILED_REVIEW = re.sub(rb'<bpmn:startEvent id="filed">.*?</bpmn:startEvent>', b'<bpmn:startEvent id="filed"/>',
-                      REVIEW.replace(b'id="review" name="Engine test review"',
-                                     b'id="filed_review" name="Engine test filed review"'), flags=re.S)
 CASE_1 = "（2026）川0104执1号"
 CASE_2 = "（2026）川0104执2号"
 

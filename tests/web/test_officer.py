@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 from flask import url_for
-from engine import Forbidden
 from werkzeug.security import generate_password_hash
 
+from engine import Forbidden
 from web import create_app
 
 from testpaths import ENGINE_BPMN, TESTS

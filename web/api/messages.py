@@ -17,7 +17,7 @@ from __future__ import annotations
 from flask import current_app, g
 
 from web.api.base import ApiError, body, bp, engine, not_found, plain, require
-from web.auth import OFFICER_ROLES, courts_for
+from web.auth import OFFICER_ROLES
 
 EXTERNAL_MESSAGES = {
     "objection_filed": "执行异议 (objection filed by a party or outsider)",
