@@ -20,3 +20,10 @@ REVIEW = OBJECTION.replace(
 FILED_REVIEW = re.sub(rb'<bpmn:startEvent id="filed">.*?</bpmn:startEvent>', b'<bpmn:startEvent id="filed"/>',
                       REVIEW.replace(b'id="review" name="Engine test review"',
                                      b'id="filed_review" name="Engine test filed review"'), flags=re.S)
+# the higher court's review (执复) of a lower court's case, started by a message or filed by a clerk
+HIGHER_REVIEW = REVIEW.replace("执异".encode(), "执复".encode()) \
+    .replace(b'id="review" name="Engine test review"', b'id="higher_review" name="Engine test higher review"') \
+    .replace(b'name="review_filed"', b'name="higher_review_filed"')
+FILED_HIGHER_REVIEW = FILED_REVIEW.replace("执异".encode(), "执复".encode()).replace(
+    b'id="filed_review" name="Engine test filed review"',
+    b'id="filed_higher_review" name="Engine test filed higher review"')

@@ -26,8 +26,8 @@ class StartInstance:
     ``caseType`` (e.g. 执异 for an objection review linked to its enforcement case by ``related_case_no``).
 
     The court boundaries (``engine.court.boundaries``) hold here: a supplied number must be official, the court's
-    own and unused; ``related_case_no`` must name an existing case of this court or of a court above or below it,
-    and is then recorded in ``case_relations``. A ``related_case_no`` in ``data`` is never honoured (the engine
+    own and unused; ``related_case_no`` must name an existing case of this court (or, for a 执复/执监/执协 case, of
+    a court below it), and is then recorded in ``case_relations``. A ``related_case_no`` in ``data`` is never honoured (the engine
     writes the recorded one into the case data). A process that separates duties from its related case
     (``excludeCompletersOf related:…``) cannot start without a recorded relation. ``of_case``: another procedure
     of an existing case (a clock, a listing, a transfer started by a message of that case), which keeps the
@@ -68,7 +68,7 @@ class StartInstance:
             if related == case_no:
                 raise InvalidInput("related_case_no: a case is not related to itself", {"related_case_no": "self"},
                                    code="relation.self")
-            related_court = boundaries.check_relation(uow.conn, self.court, related)
+            related_court = boundaries.check_relation(uow.conn, self.court, related, case_no)
         elif needs_relation(definition.meta) and not boundaries.related_cases(uow.conn, case_no):
             raise InvalidInput(f"related_case_no: '{self.process_id}' separates duties from its related case "
                                "(excludeCompletersOf related:…); give the related case as related_case_no, the "

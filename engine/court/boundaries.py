@@ -9,8 +9,9 @@ The engine keeps these rules; no caller's data can widen them:
   engine's own tests use them) keeps unique free-text numbers, and may never take an official-looking one.
 * **Relations** between cases (关联案件) are recorded by the engine in ``case_relations`` when a case is started
   with a related case (an objection 执异 filed against an enforcement case 执, a review 执复 at the higher court):
-  the related case must exist and belong to the same court or to a court above or below it (the court hierarchy
-  of ``courts.parent_code``). Separation of duties reads only these rows.
+  the related case must exist and belong to the same court, or — for a review 执复, supervision 执监 or
+  coordination 执协 case — to a court below the new case's court (the hierarchy of ``courts.parent_code``).
+  Separation of duties reads only these rows.
 * **Messages** are delivered only to cases of the sender's court, or of a court the sender's case is related to
   by a recorded relation. The inbox keeps the sender's court, so a kept message reaches later only a case inside
   that boundary.
@@ -51,11 +52,6 @@ def ancestors(conn: sa.Connection, court: str) -> list[str]:
     return out
 
 
-def in_hierarchy(conn: sa.Connection, a: str, b: str) -> bool:
-    """Whether ``a`` and ``b`` are the same court, or one is above the other (a 执复 review goes up)."""
-    return a == b or b in ancestors(conn, a) or a in ancestors(conn, b)
-
-
 # -- case numbers ---------------------------------------------------------------------------------------------
 def check_supplied_case_number(conn: sa.Connection, court: str, case_no: str) -> None:
     """Refuse a number a caller supplies for a new case unless it is official, the court's own and unused. (The
@@ -85,19 +81,28 @@ def number_is_free(conn: sa.Connection, case_no: str) -> bool:
 
 
 # -- relations ------------------------------------------------------------------------------------------------
-def check_relation(conn: sa.Connection, court: str, related_case_no: str) -> str:
-    """The court of ``related_case_no`` if a case of ``court`` may be linked to it; refused otherwise."""
+# the case types a higher court opens on a lower court's case: review (执复), supervision (执监), coordination (执协)
+UPWARD_TYPES = ("执复", "执监", "执协")
+
+
+def check_relation(conn: sa.Connection, court: str, related_case_no: str, case_no: str) -> str:
+    """The court of ``related_case_no`` if the new case ``case_no`` of ``court`` may be linked to it: a case of the
+    same court, or — for a 执复/执监/执协 case — a case of a court below ``court``; refused otherwise."""
     found = courts_of_case(conn, related_case_no)
     if not found:
         raise InvalidInput(f"related_case_no: case {related_case_no} does not exist; a relation links two cases "
                            "the engine knows", {"related_case_no": "unknown"}, code="relation.unknown_case",
                            related_case_no=related_case_no)
-    allowed = sorted(c for c in found if in_hierarchy(conn, court, c))
-    if not allowed:
-        raise Forbidden(f"related_case_no: case {related_case_no} belongs to court {', '.join(sorted(found))}, "
-                        f"which is neither {court} nor a court above or below it", code="relation.foreign_court",
-                        related_case_no=related_case_no, court=court)
-    return court if court in allowed else allowed[0]
+    if court in found:
+        return court
+    match = CASE_NUMBER.match(case_no or "")
+    upward = match is not None and match.group(3) in UPWARD_TYPES
+    below = sorted(c for c in found if court in ancestors(conn, c))
+    if not (upward and below):
+        raise Forbidden(f"related_case_no: case {related_case_no} belongs to court {', '.join(sorted(found))}; a case "
+                        f"of {court} may be related to it only as a {'/'.join(UPWARD_TYPES)} case of a court above "
+                        "it", code="relation.foreign_court", related_case_no=related_case_no, court=court)
+    return below[0]
 
 
 def record_relation(conn: sa.Connection, case_no: str, court: str, related_case_no: str, related_court: str,

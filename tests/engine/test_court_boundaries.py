@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from boundary_diagrams import FILED_REVIEW, REVIEW
+from boundary_diagrams import FILED_HIGHER_REVIEW, FILED_REVIEW, HIGHER_REVIEW, REVIEW
 
 from engine import Forbidden, InvalidInput
 from engine.store.tables import case_relations, messages
@@ -31,7 +31,8 @@ def courts(engine):
         engine.add_user(f"{who}_panel", f"合议庭 {who}", [(court, "panel_member")])
     engine.add_user("jj_both", "兼任 钱", [(JINJIANG, "filing_clerk"), (JINJIANG, "review_judge")])
     engine.deploy([ENGINE_BPMN])
-    engine.deploy({"review.bpmn": REVIEW, "filed_review.bpmn": FILED_REVIEW})
+    engine.deploy({"review.bpmn": REVIEW, "filed_review.bpmn": FILED_REVIEW, "higher_review.bpmn": HIGHER_REVIEW,
+                   "filed_higher_review.bpmn": FILED_HIGHER_REVIEW})
     return engine
 
 
@@ -132,10 +133,13 @@ def test_a_thrown_message_crosses_courts_only_along_a_recorded_relation(courts):
     assert courts.instance(view.id).status == "running"
     assert [(m.court, m.status) for m in inbox_rows(courts)] == [(CHENGDU, "unmatched")]
     with pytest.raises(Forbidden) as sibling:       # 川0105 is beside 川0104, not above it: no review of it
-        courts.correlate("review_filed", CASE_1, {"main_case": CASE_1}, actor="qy_officer", court=QINGYANG)
+        courts.correlate("higher_review_filed", CASE_1, {"main_case": CASE_1}, actor="qy_officer", court=QINGYANG)
     assert sibling.value.code == "relation.foreign_court"
-    review = courts.correlate("review_filed", CASE_1, {"main_case": CASE_1}, actor="cd_officer", court=CHENGDU)
-    assert courts.instance(review.instance_ids[0]).case_no == "（2026）川01执异1号"
+    with pytest.raises(Forbidden):                  # above, but an objection (执异) is filed at the enforcing court
+        courts.correlate("review_filed", CASE_1, {"main_case": CASE_1}, actor="cd_officer", court=CHENGDU)
+    review = courts.correlate("higher_review_filed", CASE_1, {"main_case": CASE_1}, actor="cd_officer",
+                              court=CHENGDU)
+    assert courts.instance(review.instance_ids[0]).case_no == "（2026）川01执复1号"
     courts.complete_task(task(courts, review.instance_ids[0], "rule").task_id, "cd_judge", {})
     courts.run_until_idle()
     assert courts.instance(view.id).status == "completed"
@@ -191,9 +195,14 @@ def test_relations_are_checked_and_recorded(courts):
     with pytest.raises(InvalidInput) as missing:    # a review separates duties: it needs its related case
         courts.start("filed_review", None, JINJIANG, {"related_case_no": CASE_1}, actor="jj_clerk")
     assert missing.value.code == "relation.required" and "related_case_no" in missing.value.field_errors
-    up = courts.start("filed_review", None, CHENGDU, {"objection": {"main_case": CASE_1}}, actor="cd_clerk",
+    with pytest.raises(Forbidden):                  # a 执异 case of the court above: not a review of it
+        courts.start("filed_review", None, CHENGDU, actor="cd_clerk", related_case_no=CASE_1)
+    courts.start("case_flow", "（2026）川01执1号", CHENGDU, actor="cd_clerk")
+    with pytest.raises(Forbidden):                  # the lower court cannot link itself to the higher court's case
+        courts.start("filed_higher_review", None, JINJIANG, actor="jj_clerk", related_case_no="（2026）川01执1号")
+    up = courts.start("filed_higher_review", None, CHENGDU, {"objection": {"main_case": CASE_1}}, actor="cd_clerk",
                       related_case_no=CASE_1)
-    assert up.case_no == "（2026）川01执异1号"
+    assert up.case_no == "（2026）川01执复1号"
     with courts.db.connect() as conn:
         rows = conn.execute(sa.select(case_relations)).all()
     assert [(r.case_no, r.court, r.related_case_no, r.related_court, r.recorded_by) for r in rows] == \

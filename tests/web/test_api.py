@@ -8,7 +8,7 @@ from datetime import timedelta
 from urllib.parse import quote, unquote, urlsplit
 
 import pytest
-from boundary_diagrams import FILED_REVIEW
+from boundary_diagrams import FILED_HIGHER_REVIEW, FILED_REVIEW
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
@@ -308,7 +308,7 @@ MAIN = "（2026）川0104执1号"
 def courts_api(engine):
     """Two sibling basic courts under 成都中院, their clerks, officers and judges; objections may be sent."""
     engine.deploy([ENGINE_BPMN])
-    engine.deploy({"filed_review.bpmn": FILED_REVIEW})
+    engine.deploy({"filed_review.bpmn": FILED_REVIEW, "filed_higher_review.bpmn": FILED_HIGHER_REVIEW})
     engine.add_court("川", "四川省高级人民法院", "high")
     engine.add_court(CHENGDU, "成都市中级人民法院", "intermediate", "川")
     engine.add_court(JINJIANG, "成都市锦江区人民法院", "basic", CHENGDU)
@@ -396,8 +396,8 @@ def test_api_separation_of_duties_follows_the_recorded_relation_not_case_data(co
     assert barred.status_code == 403 and barred.json["error"]["reason"] == "sod.excluded"
     assert api("POST", f"/api/v1/tasks/{rule.task_id}/complete", token("jj_judge"),
                json={"data": {}}).status_code == 200
-    higher = api("POST", "/api/v1/cases", token("cd_clerk"), json={**review, "court": CHENGDU,
-                                                                   "related_case_no": MAIN})
-    assert higher.status_code == 201 and higher.json["case_no"] == "（2026）川01执异1号"
+    higher = api("POST", "/api/v1/cases", token("cd_clerk"), json={**review, "process_id": "filed_higher_review",
+                                                                   "court": CHENGDU, "related_case_no": MAIN})
+    assert higher.status_code == 201 and higher.json["case_no"] == "（2026）川01执复1号"
     case = api("GET", f"/api/v1/cases/{quote(MAIN)}", token("jj_officer")).json
-    assert "（2026）川0104执异1号" in str(case["related"]) and "川01执异1号" not in str(case["related"])
+    assert "（2026）川0104执异1号" in str(case["related"]) and "川01执复1号" not in str(case["related"])

@@ -206,8 +206,9 @@ PATHS = {
                                                            "(import) must be official (（2026）川0104执1号), "
                                                            "carry the court's own code and be unused"},
                                                "related_case_no": {**TEXT, "description": "the existing case "
-                                                                   "this one is related to (same court, or a "
-                                                                   "court above or below it); the engine records "
+                                                                   "this one is related to (same court, or for "
+                                                                   "a 执复/执监/执协 case a court below); the engine "
+                                                                   "records "
                                                                    "the relation; separation of duties and "
                                                                    "cross-court messages read only recorded ones"},
                                                "version": {**INT, "description": "default: the newest"},
