@@ -29,8 +29,9 @@ def file_case():
     """File a case in a court the token may file in. The engine numbers it; a supplied ``case_no`` (the import of
     an existing case) must be official, carry the court's own code and be unused (422 ``case_no.format``,
     ``case_no.foreign_court``, ``case_no.taken``). ``related_case_no`` links it to an existing case of the same
-    court (or, for a 执复/执监/执协 case, of a court below) (422 ``relation.unknown_case``, 403 ``relation.foreign_court``); the
-    engine records the relation, and separation of duties reads only recorded relations."""
+    court, or for a 执复/执监/执协 case of a court below (422 ``relation.unknown_case``, 403
+    ``relation.foreign_court``); the engine records the relation, and separation of duties reads only recorded
+    relations."""
     data = body()
     fields = {name: "required" for name in ("process_id", "court") if not isinstance(data.get(name), str)
               or not data[name].strip()}
