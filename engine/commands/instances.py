@@ -28,10 +28,10 @@ class StartInstance:
     The court boundaries (``engine.court.boundaries``) hold here: a supplied number must be official, the court's
     own and unused; ``related_case_no`` must name an existing case of this court (or, for a 执复/执监/执协 case, of
     a court below it), and is then recorded in ``case_relations``. A ``related_case_no`` in ``data`` is never
-    honoured (the engine writes the recorded one into the case data). A process that separates duties from its related case
-    (``excludeCompletersOf related:…``) cannot start without a recorded relation. ``of_case``: another procedure
-    of an existing case (a clock, a listing, a transfer started by a message of that case), which keeps the
-    case's number and must be in the case's court."""
+    honoured (the engine writes the recorded one into the case data). A process that separates duties from its
+    related case (``excludeCompletersOf related:…``) cannot start without a recorded relation. ``of_case``:
+    another procedure of an existing case (a clock, a listing, a transfer started by a message of that case),
+    which keeps the case's number and must be in the case's court."""
 
     process_id: str
     case_no: str | None
