@@ -17,7 +17,7 @@ from testpaths import ENGINE_BPMN, TESTS
 
 PASSWORD = "pw"
 COURT = "J0104"
-CASE = "（2026）川0104执1号"
+CASE = "（2026）J0104执1号"
 CASE_FLOW = (ENGINE_BPMN / "case_flow.bpmn").read_text()
 ESCAPE = "().__class__.__base__.__subclasses__()"
 BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
