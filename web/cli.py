@@ -89,16 +89,16 @@ def deploy(paths, actor):
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 @click.option("--no-scheduler", is_flag=True, help="do not run timers and jobs in this process")
+@click.option("--workers", type=int, help="processes (PostgreSQL only; default one per core)")
+@click.option("--threads", type=int, help="threads per process (default 8 on SQLite, 4 on PostgreSQL)")
+@click.option("--access-log", help="write gunicorn's access log to this file ('-': standard output)")
 @friendly
-def serve(host, port, no_scheduler):
-    """Serve the web application (with the job scheduler in-process unless --no-scheduler)."""
-    from web import create_app
-    app = create_app()
-    if not no_scheduler:
-        from engine.scheduler import start_background
-        start_background(app.extensions["zhixing"])
-    click.echo(f"zhixing serving on http://{host}:{port}/")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+def serve(host, port, no_scheduler, workers, threads, access_log):
+    """Serve the web application on gunicorn (with the job scheduler in-process unless --no-scheduler)."""
+    from engine.store.database import DEFAULT_URL
+    from web.serve import serve as run_server
+    run_server(host, port, os.environ.get("DATABASE_URL") or DEFAULT_URL, scheduler=not no_scheduler,
+               workers=workers, threads=threads, access_log=access_log, echo=click.echo)
 
 
 @main.command()
