@@ -146,8 +146,9 @@ def bench(as_json, quick, database, instances, duration):
     """Measure the engine's figures (see docs/benchmarks.md)."""
     from engine.bench import run_all
     from web.bench_load import run_load
+    from web.bench_rest import measure_rest_start
     figures = run_all(quick=quick, echo=click.echo, database=database, instances=instances, duration=duration,
-                      load=run_load)
+                      load=run_load, rest=measure_rest_start)
     if as_json:
         click.echo(json.dumps(figures, sort_keys=True))
 
