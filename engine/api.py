@@ -213,6 +213,12 @@ class Engine:
             conn, court, start, end, self.clock.now(), include_subordinates=include_subordinates,
             process_id=process_id, list_limit=list_limit))
 
+    def export_log(self, fmt: str, court: str, process_id: str | None, start, end):
+        """The execution log of a court's procedure for the court days ``start``..``end`` as XES or OCEL 2.0,
+        to be streamed (``engine/court/log_export.py``)."""
+        from engine.court.log_export import prepare
+        return prepare(self.db, fmt, court, process_id, start, end)
+
     def verify_audit(self, instance_id: int | None = None):
         if instance_id is None:
             return self.executor.read(audit.verify_all)
