@@ -19,6 +19,7 @@ events; JSON keys have no order).
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -93,6 +94,12 @@ def _text(value) -> str:
     return _BAD_XML.sub("", str(value))
 
 
+@functools.lru_cache(maxsize=8192)
+def _q(value) -> str:
+    """An XML attribute value, quoted; names, people and actions repeat, so each is escaped once."""
+    return quoteattr(_text(value))
+
+
 def _local(moment: datetime) -> str:
     return moment.astimezone(COURT_TZ).isoformat(timespec="milliseconds")
 
@@ -152,8 +159,10 @@ class _Events:
             ids = list(self.found)
             for at in range(0, len(ids), 5000):          # the instances by slices: bound parameters stay few
                 part = ids[at:at + 5000]
+                message = sa.case((events.c.action.like("message%"), events.c.data), else_=sa.null())
                 query = (sa.select(events.c.id, events.c.instance_id, events.c.seq, events.c.at, events.c.actor,
-                                   events.c.action, events.c.task_id, events.c.bpmn_id, events.c.data)
+                                   events.c.action, events.c.task_id, events.c.bpmn_id,
+                                   sa.type_coerce(message, events.c.data.type).label("data"))
                          .where(events.c.instance_id.in_(part), events.c.at >= self.low, events.c.at < self.high)
                          .order_by(events.c.instance_id, events.c.seq))
                 for row in conn.execution_options(yield_per=BATCH).execute(query):
@@ -186,23 +195,23 @@ def _xes(db, found, low, high) -> Iterator[str]:
             if current is not None:
                 out.append("</trace>\n")
             current = inst.id
-            out.append(f'<trace><string key="concept:name" value={quoteattr(_text(inst.trace))}/>'
-                       f'<string key="case_no" value={quoteattr(_text(inst.case_no))}/>'
+            out.append(f'<trace><string key="concept:name" value={_q(inst.trace)}/>'
+                       f'<string key="case_no" value={_q(inst.case_no)}/>'
                        f'<int key="instance" value="{inst.id}"/>'
-                       f'<string key="procedure" value={quoteattr(_text(inst.process_id))}/>'
-                       f'<string key="procedure_name" value={quoteattr(_text(inst.procedure))}/>'
+                       f'<string key="procedure" value={_q(inst.process_id)}/>'
+                       f'<string key="procedure_name" value={_q(inst.procedure)}/>'
                        f'<int key="version" value="{inst.version}"/>'
-                       f'<string key="court" value={quoteattr(_text(inst.court))}/>'
-                       f'<string key="status" value={quoteattr(inst.status)}/>\n')
-        out.append(f'<event><string key="concept:name" value={quoteattr(_text(activity))}/>'
+                       f'<string key="court" value={_q(inst.court)}/>'
+                       f'<string key="status" value={_q(inst.status)}/>\n')
+        out.append(f'<event><string key="concept:name" value={_q(activity)}/>'
                    f'<date key="time:timestamp" value="{_local(row.at)}"/>'
                    f'<string key="lifecycle:transition" value="{TRANSITIONS.get(row.action, "complete")}"/>'
-                   f'<string key="org:resource" value={quoteattr(_text(person))}/>'
-                   f'<string key="actor" value={quoteattr(_text(row.actor))}/>'
-                   f'<string key="action" value={quoteattr(row.action)}/>'
+                   f'<string key="org:resource" value={_q(person)}/>'
+                   f'<string key="actor" value={_q(row.actor)}/>'
+                   f'<string key="action" value={_q(row.action)}/>'
                    f'<int key="seq" value="{row.seq}"/>'
-                   + (f'<string key="element" value={quoteattr(_text(row.bpmn_id))}/>' if row.bpmn_id else "")
-                   + (f'<string key="task" value={quoteattr(row.task_id)}/>' if row.task_id else "")
+                   + (f'<string key="element" value={_q(row.bpmn_id)}/>' if row.bpmn_id else "")
+                   + (f'<string key="task" value="{row.task_id}"/>' if row.task_id else "")   # a uuid
                    + "</event>\n")
         if n % BATCH == 0:
             yield "".join(out)
