@@ -139,11 +139,13 @@ class Engine:
 
     def deploy(self, files: Mapping[str, bytes] | Iterable[str | Path], actor: str = "system"):
         """Deploy a set of files (name → content, or paths/directories); returns a view per process."""
-        if not isinstance(files, Mapping):
-            files, problems = validate_paths(files, registry=self.registry)
+        if isinstance(files, Mapping):
+            contents = dict(files)
+        else:
+            contents, problems = validate_paths(files, registry=self.registry)
             if problems:      # reported with the paths as given, before the store is touched
                 raise DefinitionInvalid(problems)
-        return self.executor.run(Deploy(dict(files), actor, self.registry))
+        return self.executor.run(Deploy(contents, actor, self.registry))
 
     def definitions(self):
         return self.executor.read(queries.deployed)
@@ -199,6 +201,11 @@ class Engine:
         from engine.background.scheduler import start_background
         return start_background(self)
 
+    def stop_background(self, scheduler) -> None:
+        """Graceful stop of ``start_background``'s scheduler: no new tick; the running batch of jobs finishes."""
+        from engine.background.scheduler import stop_background
+        stop_background(scheduler)
+
     def run_worker(self) -> None:
         """Run the worker in this thread until stopped (a worker process beside the web processes)."""
         from engine.background.scheduler import run_blocking
@@ -248,6 +255,12 @@ class Engine:
         return self.executor.read(lambda conn: case_metrics.compute(
             conn, court, start, end, self.clock.now(), include_subordinates=include_subordinates,
             process_id=process_id, list_limit=list_limit))
+
+    def export_log(self, fmt: str, court: str, process_id: str | None, start, end):
+        """The execution log of a court's procedure for the court days ``start``..``end`` as XES or OCEL 2.0,
+        to be streamed (``engine/workspaces/log_export.py``)."""
+        from engine.workspaces.log_export import prepare
+        return prepare(self.db, fmt, court, process_id, start, end)
 
     def verify_audit(self, instance_id: int | None = None):
         """Every case's chain and the office chain (reported as instance 0), or one case's chain."""

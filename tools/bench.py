@@ -50,6 +50,7 @@ CASE = {"applicant": "甲公司", "debtor": {"name": "乙公司", "address": "�
 # figure -> (comparison, target, unit); a figure with no target is informational
 TARGETS: dict[str, tuple[str, float, str]] = {
     "start_per_s": (">=", 200, "instances/s"),
+    "rest_start_ratio": (">=", 0.60, ""),       # POST /api/v1/cases through zhixing serve / start_per_s
     "complete_p50_ms_10": ("<=", 8, "ms"),
     "complete_p99_ms_10": ("<=", 25, "ms"),
     "complete_p50_ms_300": ("<=", 15, "ms"),
@@ -557,14 +558,15 @@ def table(figures: dict) -> list[str]:
 
 def run_all(quick: bool = False, echo: Callable[[str], object] = print, database: str | None = None,
             instances: int | None = None, duration: float | None = None,
-            load: Callable[..., dict] | None = None) -> dict:
+            load: Callable[..., dict] | None = None, rest: Callable[..., dict] | None = None) -> dict:
     """Measure every figure on fresh temporary SQLite files (``database``: fresh databases on that PostgreSQL
     server); print the table through ``echo``; return the figures (all numbers; the targets are in ``TARGETS``).
 
     The figures at scale run at ``instances`` (default 2,000 quick; 40,000 full, enough for 10,000 re-queries per
     worker count; ``python -m tools.bench_scale`` runs several sizes). ``load``, the web's load test, is passed in
     by the command line (the engine never imports the web) and runs only on PostgreSQL, for ``duration`` s
-    (default 20 quick, 300 full)."""
+    (default 20 quick, 300 full). ``rest`` (``tools.bench_rest.measure_rest_start``) files the start figure's cases
+    through a real server on a fresh copy: ``rest_start_per_s`` and its ratio to ``start_per_s``."""
     sizes = QUICK if quick else FULL
     started = time.perf_counter()
     where = f"PostgreSQL at {database.split('@')[-1]}" if database else "SQLite in a temporary directory"
@@ -581,6 +583,14 @@ def run_all(quick: bool = False, echo: Callable[[str], object] = print, database
             gc.collect()
             figures.update(measure(bench, sizes))
             echo(f"  {measure.__name__:<22} {time.perf_counter() - t0:6.1f} s")
+            if measure is measure_start and rest:
+                t0 = time.perf_counter()
+                rest_engine = bench.engine()
+                rest_url = rest_engine.url
+                rest_engine.close()
+                figures.update(rest(rest_url, sizes.start_batches, sizes.start_batch, echo=echo))
+                figures["rest_start_ratio"] = figures["rest_start_per_s"] / figures["start_per_s"]
+                echo(f"  {'measure_rest_start':<22} {time.perf_counter() - t0:6.1f} s")
         t0 = time.perf_counter()
         scale_engine = bench.engine()
         try:

@@ -167,7 +167,7 @@ def parse_duration(text) -> timedelta:
         period = parse_period(s)
     except ValueError:
         period = None
-    if period and period.unit in ("weeks", "days", "hours", "minutes"):
+    if period and period.unit in ("weeks", "days", "hours", "minutes", "seconds"):
         return timedelta(**{period.unit: period.amount})
     raise ValueError(f"bad duration {text!r}: expected P11D, PT5S, P1DT2H, '3 days', '90 minutes', 10日 "
                      "(months and working days have no fixed length: advance to a date instead)")

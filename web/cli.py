@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from engine import DefinitionInvalid, ZhixingError, validate_paths
+from engine import DefinitionInvalid, ZhixingError, database_url, validate_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -88,15 +88,15 @@ def deploy(paths, actor):
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 @click.option("--no-scheduler", is_flag=True, help="do not run timers and jobs in this process")
+@click.option("--workers", type=int, help="processes (PostgreSQL only; default one per core)")
+@click.option("--threads", type=int, help="threads per process (default 8 on SQLite, 4 on PostgreSQL)")
+@click.option("--access-log", help="write gunicorn's access log to this file ('-': standard output)")
 @friendly
-def serve(host, port, no_scheduler):
-    """Serve the web application (with the job scheduler in-process unless --no-scheduler)."""
-    from web import create_app
-    app = create_app()
-    if not no_scheduler:
-        app.extensions["zhixing"].start_background()
-    click.echo(f"zhixing serving on http://{host}:{port}/")
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+def serve(host, port, no_scheduler, workers, threads, access_log):
+    """Serve the web application on gunicorn (with the job scheduler in-process unless --no-scheduler)."""
+    from web.serve import serve as run_server
+    run_server(host, port, database_url(), scheduler=not no_scheduler,
+               workers=workers, threads=threads, access_log=access_log, echo=click.echo)
 
 
 @main.command()
@@ -143,8 +143,9 @@ def bench(as_json, quick, database, instances, duration):
     """Measure the engine's figures (see docs/benchmarks.md)."""
     from tools.bench import run_all
     from tools.bench_load import run_load
+    from tools.bench_rest import measure_rest_start
     figures = run_all(quick=quick, echo=click.echo, database=database, instances=instances, duration=duration,
-                      load=run_load)
+                      load=run_load, rest=measure_rest_start)
     if as_json:
         click.echo(json.dumps(figures, sort_keys=True))
 
@@ -186,6 +187,29 @@ def metrics(court, start, end, subordinates, process_id, list_limit, as_json):
                        f"{c.days} days")
     if m.counts["ended_without_closing"]:
         click.echo(f"left out: {m.counts['ended_without_closing']} instance(s) ended without a closing date")
+
+
+@main.command("export-log")
+@click.option("--format", "fmt", type=click.Choice(["xes", "ocel"]), required=True,
+              help="xes: IEEE 1849 XES; ocel: OCEL 2.0 JSON (objects: cases, procedure instances, tasks, people)")
+@click.option("--court", required=True, help="court code, e.g. 川0104")
+@click.option("--procedure", "process_id", help="only this procedure (process id, e.g. enforcement_case)")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]), help="first court day")
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]), help="last court day")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="file (default: stdout)")
+@friendly
+def export_log(fmt, court, process_id, start, end, output):
+    """执行日志 for process mining: the events of a court's cases in a period, as XES or OCEL 2.0 (streamed)."""
+    export = _engine().export_log(fmt, court, process_id, start.date(), end.date())
+    target = open(output, "w", encoding="utf-8") if output else click.get_text_stream("stdout", encoding="utf-8")
+    try:
+        for chunk in export.chunks:
+            target.write(chunk)
+    finally:
+        if output:
+            target.close()
+    click.echo(f"{export.instances:,} procedure instance(s), {export.events:,} event(s), {court} "
+               f"{export.start} – {export.end}" + (f" → {output}" if output else ""), err=True)
 
 
 @main.group()

@@ -32,16 +32,17 @@ def deadline_day(due: datetime) -> tuple[date, time | None]:
         return (local - timedelta(days=1)).date(), None
     return local.date(), local.time()
 
-UNITS = ("hours", "minutes", "days", "weeks", "months", "years", "working_days")
+UNITS = ("hours", "minutes", "seconds", "days", "weeks", "months", "years", "working_days")
 _ISO_DATE_UNITS = {"Y": "years", "M": "months", "W": "weeks", "D": "days", "WD": "working_days"}
-_ISO_TIME_UNITS = {"H": "hours", "M": "minutes"}
+_ISO_TIME_UNITS = {"H": "hours", "M": "minutes", "S": "seconds"}   # exact, not legal periods
 _CN_UNITS = {"日": "days", "天": "days", "周": "weeks", "个月": "months", "年": "years", "小时": "hours",
-             "分钟": "minutes", "个工作日": "working_days", "工作日": "working_days"}
+             "分钟": "minutes", "秒": "seconds", "个工作日": "working_days", "工作日": "working_days"}
 _ISO_DATE = re.compile(r"P(\d+)(WD|[YMWD])")
-_ISO_TIME = re.compile(r"PT(\d+)([HM])")
+_ISO_TIME = re.compile(r"PT(\d+)([HMS])")
 _CN = re.compile(r"(\d+)\s*(" + "|".join(sorted(_CN_UNITS, key=len, reverse=True)) + r")")
-_FORMS = ("expected one of P10D, P2W, P6M, P1Y, PT24H, PT30M, P3WD (working days), "
-          "10日/10天, 2周, 6个月, 1年, 24小时, 30分钟, 3个工作日 (one component, positive whole number)")
+_FORMS = ("expected one of P10D, P2W, P6M, P1Y, PT24H, PT30M, PT5S, P3WD (working days), "
+          "10日/10天, 2周, 6个月, 1年, 24小时, 30分钟, 5秒, 3个工作日 (one component, positive whole number)")
+EXACT_UNITS = ("hours", "minutes", "seconds")   # time-part durations: exact, never rolled (not CPL Art 85)
 _MAX_ROLL = 366  # a table with a year of days off is a data error, not a period
 
 
@@ -49,7 +50,7 @@ _MAX_ROLL = 366  # a table with a year of days off is a data error, not a period
 class Period:
     """A parsed period (期间): one amount of one unit."""
     amount: int
-    unit: str  # "hours" | "minutes" | "days" | "weeks" | "months" | "years" | "working_days"
+    unit: str  # "hours" | "minutes" | "seconds" | "days" | "weeks" | "months" | "years" | "working_days"
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS:
@@ -142,7 +143,7 @@ def deadline(start: datetime, period: str | Period, calendar: HolidayCalendar) -
     if start.tzinfo is None or start.utcoffset() is None:
         raise ValueError("start must be a timezone-aware datetime")
     p = period if isinstance(period, Period) else parse_period(period)
-    if p.unit in ("hours", "minutes"):
+    if p.unit in EXACT_UNITS:
         # Hour periods (以时计算) run from the exact moment and never roll over holidays.
         return Deadline(start.astimezone(UTC) + timedelta(**{p.unit: p.amount}), None, False)
     return deadline_from_date(start.astimezone(COURT_TZ).date(), p, calendar)
@@ -159,7 +160,7 @@ def deadline_from_date(start_day: date, period: str | Period, calendar: HolidayC
         consulted.add(d.year)
         return calendar.is_working_day(d)
 
-    if p.unit in ("hours", "minutes"):
+    if p.unit in EXACT_UNITS:
         raise ValueError(f"a period in {p.unit} runs from a moment, not a day; use deadline()")
     if p.unit == "working_days":
         last, left = start_day, p.amount

@@ -16,10 +16,9 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from engine.commands.office import OfficeWrite
-from engine.court.accounts import roles_of
 from engine.court.roles import ROLES
 from engine.errors import InvalidInput, NotFound
-from engine.store.tables import api_tokens, users
+from engine.store.tables import api_tokens, user_roles, users
 from engine.workspaces.admin import visible_users
 
 PREFIX = "zx_"                  # makes a leaked token easy to recognise (and to search for in logs and repos)
@@ -123,15 +122,19 @@ def authenticate(conn, secret: str, now: datetime) -> Identity | None:
     deactivated (one answer for all: the caller learns nothing about which)."""
     if not secret.startswith(PREFIX):
         return None
-    row = conn.execute(sa.select(api_tokens.c.id, api_tokens.c.roles, api_tokens.c.courts,
-                                 api_tokens.c.expires_at, api_tokens.c.last_used_at, users.c.username)
-                       .join(users, users.c.id == api_tokens.c.user_id)
-                       .where(api_tokens.c.token_hash == digest(secret), api_tokens.c.revoked_at.is_(None),
-                              users.c.active.is_(True))).first()
+    # one statement with the user's grants (a row per grant): every API request pays for this read
+    rows = conn.execute(sa.select(api_tokens.c.id, api_tokens.c.roles, api_tokens.c.courts,
+                                  api_tokens.c.expires_at, api_tokens.c.last_used_at, users.c.username,
+                                  user_roles.c.court, user_roles.c.role)
+                        .join(users, users.c.id == api_tokens.c.user_id)
+                        .outerjoin(user_roles, user_roles.c.user_id == users.c.id)
+                        .where(api_tokens.c.token_hash == digest(secret), api_tokens.c.revoked_at.is_(None),
+                               users.c.active.is_(True))).all()
+    row = rows[0] if rows else None
     if row is None or (row.expires_at is not None and row.expires_at <= now):
         return None
-    grants = tuple((court, role) for court, role in roles_of(conn, row.username)
-                   if (not row.roles or role in row.roles) and (not row.courts or court in row.courts))
+    grants = tuple(sorted((r.court, r.role) for r in rows if r.court is not None
+                          and (not row.roles or r.role in row.roles) and (not row.courts or r.court in row.courts)))
     return Identity(row.username, row.id, grants, row.last_used_at)
 
 
