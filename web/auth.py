@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from werkzeug.security import check_password_hash
 
 from engine.store.tables import users
+from web import directory
 
 bp = Blueprint("auth", __name__)
 
@@ -91,14 +92,18 @@ def login():
         row = engine.executor.read(lambda conn: conn.execute(
             sa.select(users.c.password_hash, users.c.display_name, users.c.active)
             .where(users.c.username == username)).first())
-        if row and row.active and row.password_hash and check_password_hash(row.password_hash,
-                                                                            request.form.get("password", "")):
+        if row and row.password_hash:       # a local account: its own password, never the directory
+            signed_in = row.active and check_password_hash(row.password_hash, request.form.get("password", ""))
+        else:                               # no local password: the court's directory, if one is configured
+            username, error = directory.sign_in(username, request.form.get("password", ""))
+            signed_in = bool(username)
+        if signed_in:
             session.clear()
             session.permanent = True
             session["user"] = username
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("tasks.index"))
-        error = _("用户名或密码错误")
+        error = error or _("用户名或密码错误")
     return render_template("login.html", error=error), (401 if error else 200)
 
 
