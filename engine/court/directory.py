@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import ssl
 import unicodedata
@@ -81,8 +82,13 @@ class NoRole(ZhixingError):
 def _dn_key(dn: str) -> str:
     """A DN compared as LDAP does for the usual attributes: types and values without case, spaces around ``,``
     and ``=`` ignored."""
-    from ldap3.utils.dn import parse_dn
-    return ",".join(f"{t.lower()}={v.lower()}" for t, v, _sep in parse_dn(dn.strip(), escape=False, strip=True))
+    parts = []
+    for rdn in re.split(r"(?<!\\),", dn.strip()):
+        kind, sep, value = rdn.partition("=")
+        if not sep or not kind.strip() or not re.match(r"^[A-Za-z][A-Za-z0-9-]*$|^[0-9.]+$", kind.strip()):
+            raise ValueError(f"not a DN: {dn}")
+        parts.append(f"{kind.strip().lower()}={value.strip().lower()}")
+    return ",".join(parts)
 
 
 @dataclass(frozen=True)
@@ -139,8 +145,8 @@ def parse_mapping(data, source: str) -> GroupMapping:
         if "=" in group:
             try:
                 key = _dn_key(group)
-            except Exception:                 # ldap3 names the bad character; one line is enough here
-                problems.append(f"{where}: not a valid DN")
+            except ValueError:
+                problems.append(f"{where}: not a valid DN (type=value, …)")
                 continue
             by_dn.setdefault(key, set()).update(pairs)
         else:
@@ -303,9 +309,16 @@ class Directory:
         if url.startswith("ldaps://") or s.start_tls:
             tls = ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=s.ca_file)
         server = ldap3.Server(url, connect_timeout=s.timeout, get_info=ldap3.NONE, tls=tls)
-        conn = ldap3.Connection(server, user=dn, password=password, receive_timeout=s.timeout, read_only=True,
+        # the receive timeout becomes SO_RCVTIMEO, packed by ldap3 as whole seconds
+        conn = ldap3.Connection(server, user=dn, password=password, receive_timeout=max(1, math.ceil(s.timeout)),
+                                read_only=True,
                                 raise_exceptions=False, auto_bind=ldap3.AUTO_BIND_NONE)
-        conn.open()
+        try:
+            conn.open()
+        except BaseException:
+            if conn.socket is not None:      # ldap3 keeps the socket of a connect that failed: close it here
+                conn.socket.close()
+            raise
         if s.start_tls and not url.startswith("ldaps://") and not conn.start_tls():
             raise DirectoryUnavailable(f"{url}: StartTLS refused: {conn.result.get('description')}")
         conn.bind_ok = conn.bind() if dn else True
