@@ -402,6 +402,25 @@ class Directory:
                     except Exception:       # the server may already be gone; nothing to release then
                         pass
 
+    def reach(self) -> list[tuple[str, str | None]]:
+        """``(url, None)`` for each server that answers (and accepts the service account), else ``(url, why)``:
+        what ``zhixing directory check`` prints before anyone tries to sign in."""
+        from ldap3.core.exceptions import LDAPException
+        out = []
+        for url in self.settings.urls:
+            conn = None
+            try:
+                conn = self._connection(url, self.settings.bind_dn, self.settings.bind_password)
+                out.append((url, None if conn.bind_ok else
+                            f"the service account {self.settings.bind_dn} was refused "
+                            f"({conn.result.get('description')})"))
+            except (LDAPException, OSError, DirectoryUnavailable) as exc:
+                out.append((url, f"{exc.__class__.__name__}: {exc}"))
+            finally:
+                if conn is not None:
+                    conn.unbind()
+        return out
+
     @staticmethod
     def _check_search(conn, what: str) -> None:
         """A search that failed for another reason than finding nothing is an outage or a misconfiguration."""

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import ldap3
 import pytest
@@ -320,3 +324,29 @@ def test_the_app_does_not_start_with_a_wrong_mapping(engine, settings, tmp_path)
     with pytest.raises(DirectoryConfigError, match="unknown role 'judge'"):
         create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test",
                     "LDAP": dict(settings, ZHIXING_LDAP_GROUPS=str(bad))})
+
+
+# -- zhixing directory check ---------------------------------------------------------------------------------
+
+def zhixing(env: dict, *args, stdin: str = ""):
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, "-c", "from web.cli import main; main()", *args], cwd=root,
+                          env=dict(os.environ, DATABASE_URL="sqlite:///:memory:", **env), input=stdin,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_directory_check_reaches_the_servers_and_shows_a_users_roles(settings):
+    dead = f"ldap://127.0.0.1:{ldap.free_port()}"
+    result = zhixing(dict(settings, ZHIXING_LDAP_URL=f"{settings['ZHIXING_LDAP_URL']} {dead}"),
+                     "directory", "check", "li.si", stdin=PASSWORDS["li.si"] + "\n")
+    assert result.returncode == 1 and "Traceback" not in result.stderr        # one server does not answer
+    assert f"{settings['ZHIXING_LDAP_URL']}: ok" in result.stdout and f"{dead}: LDAPSocketOpenError" in result.stdout
+    assert "J0104:clerk, J9999:clerk" in result.stdout and "cn=zhixing-j9999-clerks" in result.stdout
+    assert "J0104:implementation_officer" in result.stdout.splitlines()[0]     # the pairs the mapping sets
+    wrong = zhixing(settings, "directory", "check", "li.si", stdin="nope\n")
+    assert wrong.returncode == 1 and "error: unknown user or wrong password" in wrong.stderr
+    off = zhixing({"ZHIXING_LDAP_URL": ""}, "directory", "check")
+    assert off.returncode == 1 and "directory login is off" in off.stderr
+    bad = zhixing(dict(settings, ZHIXING_LDAP_GROUP_BASE=""), "directory", "check")
+    assert bad.returncode == 1 and "ZHIXING_LDAP_GROUP_BASE is required" in bad.stderr
+    assert "Traceback" not in bad.stderr
