@@ -33,6 +33,10 @@ def missing() -> str | None:
     return None
 
 
+def missing_tls() -> str | None:
+    return missing() or (None if shutil.which("openssl") else "openssl is not installed (it makes the test certificates)")
+
+
 def ssha(password: str) -> str:
     """The ``{SSHA}`` form slapd checks a simple bind against (so the test directory stores no clear passwords)."""
     salt = os.urandom(8)
@@ -49,12 +53,30 @@ class Slapd:
     """``start()`` writes the config, loads ``ldif`` and runs slapd in the foreground of a child process;
     ``stop()`` ends that child (by its own pid) and waits for it."""
 
-    def __init__(self, folder: Path, ldif: str):
+    def __init__(self, folder: Path, ldif: str, tls: bool = False):
         self.folder = Path(folder)
         self.ldif = ldif
         self.port = free_port()
         self.url = f"ldap://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.ldaps_url = f"ldaps://127.0.0.1:{free_port()}" if tls else None
+        self.ca_file = self.folder / "ca.pem" if tls else None
         self.process: subprocess.Popen | None = None
+
+    def _certificates(self) -> str:
+        """A CA of its own and a certificate for 127.0.0.1 signed by it (openssl): the tests give zhixing the CA
+        file, or leave it out to see an untrusted certificate refused."""
+        f = self.folder
+        run = lambda *args: subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=f)  # noqa: E731
+        run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=zhixing test CA",
+            "-keyout", "ca.key", "-out", "ca.pem")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server.key",
+            "-out", "server.csr")
+        (f / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "san.ext", "-out", "server.pem")
+        return (f"TLSCACertificateFile {f / 'ca.pem'}\nTLSCertificateFile {f / 'server.pem'}\n"
+                f"TLSCertificateKeyFile {f / 'server.key'}\n")
 
     def _config(self) -> Path:
         data = self.folder / "data"
@@ -64,6 +86,7 @@ class Slapd:
         conf.write_text(
             schemas
             + f"pidfile {self.folder / 'slapd.pid'}\nargsfile {self.folder / 'slapd.args'}\n"
+            + (self._certificates() if self.tls else "")
             + (f"modulepath {MODULES}\nmoduleload back_mdb\n" if (MODULES / "back_mdb.la").exists() else "")
             + f'database mdb\nmaxsize 16777216\nsuffix "{SUFFIX}"\nrootdn "{ROOT_DN}"\nrootpw {ROOT_PW}\n'
             + f"directory {data}\n"
@@ -83,7 +106,8 @@ class Slapd:
     def _run(self, conf: Path) -> None:
         log = open(self.folder / "slapd.log", "ab")
         # -d 0: stay in the foreground (our child, ended by its pid), log nothing but errors
-        self.process = subprocess.Popen([SLAPD, "-d", "0", "-f", str(conf), "-h", f"{self.url}/"],
+        listen = f"{self.url}/" + (f" {self.ldaps_url}/" if self.tls else "")
+        self.process = subprocess.Popen([SLAPD, "-d", "0", "-f", str(conf), "-h", listen],
                                         stdout=log, stderr=log)
         log.close()
         deadline = time.monotonic() + 15

@@ -350,3 +350,30 @@ def test_directory_check_reaches_the_servers_and_shows_a_users_roles(settings):
     bad = zhixing(dict(settings, ZHIXING_LDAP_GROUP_BASE=""), "directory", "check")
     assert bad.returncode == 1 and "ZHIXING_LDAP_GROUP_BASE is required" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+# -- TLS: ldaps:// and StartTLS, certificates always verified -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory):
+    if ldap.missing_tls():
+        pytest.skip(ldap.missing_tls())
+    server = ldap.Slapd(tmp_path_factory.mktemp("slapd-tls"), LDIF, tls=True).start()
+    yield server
+    server.stop()
+
+
+def test_ldaps_and_starttls_sign_in_with_the_courts_ca_and_refuse_an_untrusted_certificate(engine, settings,
+                                                                                          tls_server):
+    tls = [dict(settings, ZHIXING_LDAP_URL=tls_server.ldaps_url, ZHIXING_LDAP_CA_FILE=str(tls_server.ca_file)),
+           dict(settings, ZHIXING_LDAP_URL=tls_server.url, ZHIXING_LDAP_START_TLS="1",
+                ZHIXING_LDAP_CA_FILE=str(tls_server.ca_file))]
+    for env in tls:
+        app = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test", "LDAP": env})
+        client, response = login(app, "li.si", PASSWORDS["li.si"])
+        assert response.status_code == 302 and signed_in_as(client) == "li.si", env["ZHIXING_LDAP_URL"]
+    for env in tls:                   # without the court's CA, the system's CAs do not trust the server
+        env = {k: v for k, v in env.items() if k != "ZHIXING_LDAP_CA_FILE"}
+        app = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test", "LDAP": env})
+        response = login(app, "li.si", PASSWORDS["li.si"])[1]
+        assert response.status_code == 401 and DOWN in response.get_data(as_text=True), env["ZHIXING_LDAP_URL"]
