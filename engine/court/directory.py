@@ -341,6 +341,9 @@ class Directory:
                 reasons.append(f"{url}: {exc}")
             except (LDAPException, OSError) as exc:      # refused, timed out, TLS failed, cut mid-way
                 reasons.append(f"{url}: {exc.__class__.__name__}: {exc}")
+            except Exception as exc:                     # ldap3 lets a few others through: still not a 500 page
+                log.exception("directory login of %r at %s failed", username, url)
+                reasons.append(f"{url}: {exc.__class__.__name__}: {exc}")
         log.error("directory login of %r: no directory server answered: %s", username, "; ".join(reasons))
         raise DirectoryUnavailable("the court directory cannot be reached: " + "; ".join(reasons))
 
@@ -405,15 +408,23 @@ class Directory:
     def reach(self) -> list[tuple[str, str | None]]:
         """``(url, None)`` for each server that answers (and accepts the service account), else ``(url, why)``:
         what ``zhixing directory check`` prints before anyone tries to sign in."""
+        import ldap3
         from ldap3.core.exceptions import LDAPException
         out = []
         for url in self.settings.urls:
             conn = None
             try:
                 conn = self._connection(url, self.settings.bind_dn, self.settings.bind_password)
-                out.append((url, None if conn.bind_ok else
-                            f"the service account {self.settings.bind_dn} was refused "
-                            f"({conn.result.get('description')})"))
+                if not conn.bind_ok:
+                    out.append((url, f"the service account {self.settings.bind_dn} was refused "
+                                     f"({conn.result.get('description')})"))
+                    continue
+                missing = [f"{name} {base} not found" for name, base in
+                           (("ZHIXING_LDAP_USER_BASE", self.settings.user_base),
+                            ("ZHIXING_LDAP_GROUP_BASE", self.settings.group_base))
+                           if base and self.settings.bind_dn
+                           and not conn.search(base, "(objectClass=*)", ldap3.BASE, attributes=["1.1"])]
+                out.append((url, "; ".join(missing) or None))
             except (LDAPException, OSError, DirectoryUnavailable) as exc:
                 out.append((url, f"{exc.__class__.__name__}: {exc}"))
             finally:
@@ -425,7 +436,10 @@ class Directory:
     def _check_search(conn, what: str) -> None:
         """A search that failed for another reason than finding nothing is an outage or a misconfiguration."""
         code = (conn.result or {}).get("result", 0)
-        if code not in (0, 32):             # 32 noSuchObject: the base does not exist, i.e. nothing found
+        if code == 32:                      # noSuchObject: nothing found, but a base that does not exist is a slip
+            log.warning("the %s search base does not exist (%s): check ZHIXING_LDAP_%s_BASE", what,
+                        conn.result.get("matcheddn") or conn.result.get("description"), what.upper())
+        elif code != 0:
             raise DirectoryUnavailable(f"the {what} search answered {code} {conn.result.get('description')}")
 
 

@@ -350,6 +350,8 @@ def test_directory_check_reaches_the_servers_and_shows_a_users_roles(settings):
     bad = zhixing(dict(settings, ZHIXING_LDAP_GROUP_BASE=""), "directory", "check")
     assert bad.returncode == 1 and "ZHIXING_LDAP_GROUP_BASE is required" in bad.stderr
     assert "Traceback" not in bad.stderr
+    nowhere = zhixing(dict(settings, ZHIXING_LDAP_GROUP_BASE=f"ou=nowhere,{BASE}"), "directory", "check")
+    assert nowhere.returncode == 1 and f"ZHIXING_LDAP_GROUP_BASE ou=nowhere,{BASE} not found" in nowhere.stdout
 
 
 # -- TLS: ldaps:// and StartTLS, certificates always verified -------------------------------------------------
