@@ -315,13 +315,17 @@ class Directory:
                                 raise_exceptions=False, auto_bind=ldap3.AUTO_BIND_NONE)
         try:
             conn.open()
+            if s.start_tls and not url.startswith("ldaps://") and not conn.start_tls():
+                raise DirectoryUnavailable(f"StartTLS refused: {conn.result.get('description')}")
+            conn.bind_ok = conn.bind() if dn else True
         except BaseException:
+            try:
+                conn.unbind()
+            except Exception:                # not open, or already cut: nothing to say goodbye to
+                pass
             if conn.socket is not None:      # ldap3 keeps the socket of a connect that failed: close it here
                 conn.socket.close()
             raise
-        if s.start_tls and not url.startswith("ldaps://") and not conn.start_tls():
-            raise DirectoryUnavailable(f"{url}: StartTLS refused: {conn.result.get('description')}")
-        conn.bind_ok = conn.bind() if dn else True
         return conn
 
     def authenticate(self, username: str, password: str) -> DirectoryUser:
@@ -364,10 +368,11 @@ class Directory:
                                                "and its password")
                 query = s.user_filter.replace("{username}", escape_filter_chars(username))
                 if not service.search(s.user_base, query, ldap3.SUBTREE, attributes=attrs, size_limit=2):
-                    self._check_search(service, "user")
-                found = [e for e in service.response if e.get("type") == "searchResEntry"]
-                if len(found) != 1:
-                    if len(found) > 1:
+                    if service.result.get("result") != 4:        # 4 sizeLimitExceeded: more than one, below
+                        self._check_search(service, "user")
+                found = [e for e in service.response or () if e.get("type") == "searchResEntry"]
+                if len(found) != 1 or service.result.get("result") == 4:
+                    if found:
                         log.warning("directory login of %r: the user filter matched more than one entry", username)
                     raise WrongCredentials("unknown user or wrong password")
                 dn, entry = found[0]["dn"], found[0]["attributes"]

@@ -269,6 +269,14 @@ def test_a_refused_service_account_is_an_outage_not_a_wrong_password(engine, set
     assert "service account" in caplog.text and "ZHIXING_LDAP_BIND_DN" in caplog.text
 
 
+def test_a_user_filter_that_finds_several_entries_signs_nobody_in(engine, settings, caplog):
+    app = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test", "LDAP": dict(
+        settings, ZHIXING_LDAP_USER_FILTER="(|(uid={username})(objectClass=inetOrgPerson))")})
+    response = login(app, "li.si", PASSWORDS["li.si"])[1]
+    assert response.status_code == 401 and WRONG in response.get_data(as_text=True)
+    assert "matched more than one entry" in caplog.text
+
+
 def test_english_messages(app, directory_server):
     client = app.test_client()
     client.post("/language/en", data={"csrf_token": csrf_of(client.get("/login").get_data(as_text=True))})
