@@ -34,7 +34,8 @@ def missing() -> str | None:
 
 
 def missing_tls() -> str | None:
-    return missing() or (None if shutil.which("openssl") else "openssl is not installed (it makes the test certificates)")
+    """Why the TLS server cannot start here (openssl makes its certificates), or None."""
+    return missing() or (None if shutil.which("openssl") else "openssl is not installed (it makes the certificates)")
 
 
 def ssha(password: str) -> str:
