@@ -101,7 +101,17 @@ class Slapd:
         (self.folder / "data.ldif").write_text(self.ldif, encoding="utf-8")
         subprocess.run([SLAPADD, "-q", "-f", str(conf), "-l", str(self.folder / "data.ldif")], check=True,
                        capture_output=True)
-        self._run(conf)
+        for attempt in range(3):          # the free port may be taken between choosing it and slapd binding it
+            try:
+                self._run(conf)
+                return self
+            except RuntimeError:
+                if attempt == 2:
+                    raise
+                self.port = free_port()
+                self.url = f"ldap://127.0.0.1:{self.port}"
+                if self.tls:
+                    self.ldaps_url = f"ldaps://127.0.0.1:{free_port()}"
         return self
 
     def _run(self, conf: Path) -> None:
