@@ -10,6 +10,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[test]' --config-settings editable_mode=compat
+	$(PY) -m web.i18n
 	touch $@
 
 # bpmn-js, dmn-js, ECharts, htmx: pinned by web/package-lock.json, served from their dist folders
@@ -27,10 +28,12 @@ run: install
 
 test: install
 	@test -x "$${ZHIXING_CHROMIUM:-/usr/bin/chromium}" || { echo "browser tests need Debian's chromium: apt-get install chromium (.ci/run does)"; exit 1; }
+	$(VENV)/bin/ruff check engine handlers web tools tests migrations
+	$(VENV)/bin/mypy
 	ZHIXING_TEST_POSTGRES="$$(bash tests/support/postgres.sh)" $(PY) -m pytest -q
 
 # every figure on SQLite, then on the throw-away PostgreSQL (with the 5-minute load test); the growth table:
-#   $(PY) -m engine.bench_scale --database URL --instances 10000,100000,1000000
+#   $(PY) -m tools.bench_scale --database URL --instances 10000,100000,1000000
 bench: install
 	$(ZX) bench --json
 	$(ZX) bench --json --database "$$(bash tests/support/postgres.sh)"

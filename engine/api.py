@@ -6,29 +6,37 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from engine import audit, clock as clocks, courts, holidays, queries
-from engine import metrics as case_metrics
-from engine.accounts import roles_of, upsert_user
-from engine.admin import Administration
-from engine.casework import Casework
+from engine.background.worker import JobRunner
 from engine.commands.deadlines import RecomputeProvisionalDeadlines
 from engine.commands.deploy import Deploy
 from engine.commands.instances import ChangeInstanceStatus, StartInstance
-from engine.commands.migrate import MigrateInstance
 from engine.commands.jobs import RetryIncident, job_view
 from engine.commands.messages import CorrelateMessage
+from engine.commands.migrate import MigrateInstance
+from engine.commands.office import OfficeWrite
 from engine.commands.tasks import ClaimTask, CompleteTask
-from engine.design import Designer
+from engine.court import courts
+from engine.court.accounts import check_password, roles_of, upsert_user
+from engine.court.directory import from_environ as directory_from
+from engine.court.directory import has_local_password
+from engine.definitions.validation import validate_files, validate_paths
 from engine.errors import DefinitionInvalid
-from engine.executor import Executor
-from engine.integration import Integration
-from engine.legal_time import HolidayCalendar
-from engine.public import PublicAccess
+from engine.kernel import audit
+from engine.kernel.executor import Executor
+from engine.legaltime import clock as clocks
+from engine.legaltime import holidays
+from engine.legaltime.periods import HolidayCalendar
+from engine.store import queries
 from engine.store.database import create_engine, database_url, upgrade
-from engine.supervision import Supervision
-from engine.tokens import Tokens
-from engine.validation import validate_files, validate_paths
-from engine.worker import JobRunner
+from engine.workspaces import metrics as case_metrics
+from engine.workspaces.admin import Administration
+from engine.workspaces.casework import Casework
+from engine.workspaces.design import Designer
+from engine.workspaces.directory import DirectorySignIn
+from engine.workspaces.integration import Integration
+from engine.workspaces.public import PublicAccess
+from engine.workspaces.supervision import Supervision
+from engine.workspaces.tokens import Tokens
 
 CALENDAR_TTL_S = 60.0
 GC_THRESHOLDS = (20_000, 20, 20)
@@ -65,19 +73,22 @@ class Engine:
         self._calendar: tuple[float, HolidayCalendar] | None = None
         self.executor = Executor(self.db, self.clock, self.calendar)
         self.jobs = JobRunner(self.executor, registry, worker_id)
-        self.casework = Casework(self.executor)     # officers' reads and verbs (engine/casework.py)
-        self.supervision = Supervision(self.executor, self.clock)   # supervisors' reads (engine/supervision.py)
+        self.casework = Casework(self.executor)     # officers' reads and verbs (engine/workspaces/casework.py)
+        self.supervision = Supervision(self.executor, self.clock)   # supervisors' reads (workspaces/supervision.py)
         self.design = Designer(self)        # designers' verbs and reads (流程设计): drafts, compare, migrate
-        self.admin = Administration(self.executor)   # accounts per court (系统管理, engine/admin.py)
-        self.tokens = Tokens(self.executor)          # API tokens, stored hashed (engine/tokens.py)
-        self.public = PublicAccess(self.executor)    # public case progress (执行公开, engine/public.py)
-        self.integration = Integration(self.executor)   # the REST API's own reads (engine/integration.py)
+        self.admin = Administration(self.executor)   # accounts per court (系统管理, engine/workspaces/admin.py)
+        self.tokens = Tokens(self.executor)          # API tokens, stored hashed (engine/workspaces/tokens.py)
+        self.public = PublicAccess(self.executor)    # public case progress (执行公开, engine/workspaces/public.py)
+        self.integration = Integration(self.executor)   # the REST API's own reads (engine/workspaces/integration.py)
+        self.directory: DirectorySignIn | None = None   # directory login (统一身份认证): use_directory()
 
     # -- schema and reference data -------------------------------------------------------------------------
     def init_schema(self) -> list[int]:
         """Create/upgrade the schema and seed the holiday table; return the holiday years added."""
         upgrade(self.url)
-        return self._write(lambda conn: holidays.seed_from_package(conn, self.clock.now()))
+        added = self.executor.run(OfficeWrite(holidays.seed_from_package))
+        self._calendar = None              # read again, with the years just added
+        return added
 
     def calendar(self) -> HolidayCalendar:
         """The holiday calendar, re-read from the store at most once a minute (other processes may change it)."""
@@ -87,26 +98,52 @@ class Engine:
             self._calendar = cached
         return cached[1]
 
-    def add_holiday_year(self, year: int, rows, source: str = "admin") -> int:
+    def add_holiday_year(self, year: int, rows, source: str = "admin", actor: str = "system") -> int:
         """Store a year's holiday table, then recompute the provisional deadlines on it; return how many."""
-        self._write(lambda conn: holidays.add_year(conn, year, rows, source, self.clock.now()))
+        rows = list(rows)
+        self.executor.run(OfficeWrite(lambda conn, now: holidays.add_year(conn, year, rows, source, now),
+                                      "holidays.year", actor, str(year), data={"source": source, "days": len(rows)}))
         self._calendar = None
         return self.executor.run(RecomputeProvisionalDeadlines())
 
     def add_user(self, username: str, display_name: str, roles: Iterable[tuple[str, str]] = (),
-                 password_hash: str | None = None) -> int:
-        return self._write(lambda conn: upsert_user(conn, username, display_name, list(roles), password_hash,
-                                                    self.clock.now()))
+                 password_hash: str | None = None, actor: str = "system") -> int:
+        roles = list(roles)
+        return self.executor.run(OfficeWrite(
+            lambda conn, now: upsert_user(conn, username, display_name, roles, password_hash, now),
+            "account.upsert", actor, username, data={"roles": sorted(map(list, roles))}))
 
     def add_court(self, code: str, name: str, level: str, parent_code: str | None = None,
-                  settings: dict | None = None):
+                  settings: dict | None = None, actor: str = "system"):
         """Register or update a court (法院) with its local-practice settings."""
-        court = self._write(lambda conn: courts.upsert_court(conn, code, name, level, parent_code, settings))
+        court = self.executor.run(OfficeWrite(
+            lambda conn, _now: courts.upsert_court(conn, code, name, level, parent_code, settings),
+            "court.upsert", actor, code, code, {"name": name, "level": level, "parent": parent_code,
+                                                "settings": settings or {}}))
         self.executor._settings.pop(code, None)
         return court
 
     def court(self, code: str):
         return self.executor.read(lambda conn: courts.get_court(conn, code))
+
+    def authenticate(self, username: str, password: str) -> bool:
+        """Whether ``password`` is the active account's local password (accounts without one cannot log in)."""
+        return self.executor.read(lambda conn: check_password(conn, username, password))
+
+    def use_directory(self, settings: Mapping[str, str]) -> None:
+        """Sign in through the court's directory, from ``ZHIXING_LDAP_*`` settings (none: local accounts only);
+        checked now, so a wrong setting or mapping stops the start (engine/court/directory.py)."""
+        found = directory_from(settings)
+        self.directory = DirectorySignIn(self.executor, found) if found else None
+
+    def sign_in(self, username: str, password: str) -> str | None:
+        """The account to sign in, or None: a local account by its own password only; a name without a local
+        password by the directory, if one is in use (raises ``directory.unavailable``, ``directory.no_role``)."""
+        if self.authenticate(username, password):
+            return username
+        if self.directory is None or self.executor.read(lambda conn: has_local_password(conn, username)):
+            return None
+        return self.directory.login(username, password)
 
     def roles_of(self, username: str) -> list[tuple[str, str]]:
         return self.executor.read(lambda conn: roles_of(conn, username))
@@ -160,13 +197,26 @@ class Engine:
     def terminate(self, instance_id: int, actor: str, reason: str):
         return self.executor.run(ChangeInstanceStatus(instance_id, "terminate", actor, reason))
 
-    def migrate_instance(self, instance_id: int, to_version: int, actor: str, from_version: int | None = None):
-        """Move a running case to another version of its procedure, or refuse (``StateError``) with the reasons."""
-        return self.executor.run(MigrateInstance(instance_id, to_version, actor, from_version))
+    def migrate_instance(self, instance_id: int, to_version: int, actor: str, from_version: int | None = None,
+                         courts: Iterable[str] | None = None, process_id: str | None = None):
+        """Move a running case to another version of its procedure, or refuse (``StateError``) with the reasons;
+        a case outside ``courts`` or not of ``process_id`` (when given) is ``NotFound``."""
+        return self.executor.run(MigrateInstance(instance_id, to_version, actor, from_version,
+                                                 tuple(courts) if courts is not None else None, process_id))
 
     # -- jobs -----------------------------------------------------------------------------------------------
     def run_due_jobs(self, limit: int = 100) -> int:
         return self.jobs.run_due(limit)
+
+    def start_background(self):
+        """Tick the worker in a background thread of this process (one machine on SQLite); returns the scheduler."""
+        from engine.background.scheduler import start_background
+        return start_background(self)
+
+    def run_worker(self) -> None:
+        """Run the worker in this thread until stopped (a worker process beside the web processes)."""
+        from engine.background.scheduler import run_blocking
+        run_blocking(self)
 
     def run_until_idle(self, max_batches: int = 1000) -> int:
         """Run due jobs until none is due (tests, simulation, demo loading)."""
@@ -214,15 +264,11 @@ class Engine:
             process_id=process_id, list_limit=list_limit))
 
     def verify_audit(self, instance_id: int | None = None):
+        """Every case's chain and the office chain (reported as instance 0), or one case's chain."""
         if instance_id is None:
-            return self.executor.read(audit.verify_all)
+            return [self.executor.read(audit.verify_office)] + self.executor.read(audit.verify_all)
         return [self.executor.read(lambda conn: audit.verify(conn, instance_id))]
 
     # -- plumbing -------------------------------------------------------------------------------------------
-    def _write(self, fn):
-        with self.db.connect().execution_options(zhixing_write=True) as conn:
-            with conn.begin():
-                return fn(conn)
-
     def close(self) -> None:
         self.db.dispose()

@@ -73,3 +73,25 @@ class EventView:
     action: str
     bpmn_id: str | None
     data: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a counted list (tasks, instances)."""
+    rows: tuple
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True)
+class OpenPage:
+    """One page of a list not counted in full (users, case search): only whether another page follows."""
+    rows: tuple
+    page: int
+    per_page: int
+    has_more: bool

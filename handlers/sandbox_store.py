@@ -20,9 +20,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from handlers.base import BusinessRejection, HandlerContext
 from handlers.timeutil import stamp
+
+T = TypeVar("T")
 
 FILE_NAME = "sandbox.sqlite3"
 _OPEN = threading.local()      # this thread's connections: {path: (inode, connection)}
@@ -125,6 +128,6 @@ class SandboxStore:
                                   json.dumps(result, ensure_ascii=False), stamp(ctx.now)))
             return result
 
-    def read(self, fn: Callable[[Records], dict]) -> dict:
+    def read(self, fn: Callable[[Records], T]) -> T:
         with self.transaction() as records:
             return fn(records)

@@ -6,7 +6,7 @@ calendar dates at the court, so every date a handler returns is a Beijing date.
 from __future__ import annotations
 
 import calendar
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
 _CN_DIGITS = "〇一二三四五六七八九"
@@ -15,7 +15,7 @@ _CN_DIGITS = "〇一二三四五六七八九"
 def local(now: datetime) -> datetime:
     """``now`` in Beijing time; a naive datetime is taken to be UTC (the engine's convention)."""
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
+        now = now.replace(tzinfo=UTC)
     return now.astimezone(BEIJING)
 
 

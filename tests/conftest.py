@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,9 @@ from handlers.base import BusinessRejection, Retryable
 from handlers.registry import HandlerSpec, Registry
 
 from testpaths import ENGINE_BPMN  # noqa: E402  (re-exported for fixtures below)
+
 PG_URL = os.environ.get("ZHIXING_TEST_POSTGRES")   # e.g. postgresql+psycopg://postgres@127.0.0.1:54329/postgres
-MONDAY_9AM_BEIJING = datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)
+MONDAY_9AM_BEIJING = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="session")

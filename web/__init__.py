@@ -12,7 +12,7 @@ import sqlalchemy.exc as sa_exc
 from flask import Flask, g, render_template, request
 from werkzeug.routing import IntegerConverter
 
-from engine import Engine, ZhixingError
+from engine import COURT_TZ, ZhixingError
 
 
 def _local_secret() -> str:
@@ -51,10 +51,8 @@ def create_app(config: dict | None = None) -> Flask:
         PERMANENT_SESSION_LIFETIME=8 * 3600,
     )
     app.config.update(config or {})
-    engine = app.config.get("ENGINE") or Engine(app.config["DATABASE_URL"])
-    app.extensions["zhixing"] = engine
-
-    from engine.legal_time import COURT_TZ
+    from web import extension
+    extension.init_app(app)
 
     @app.template_filter("local")
     def local_time(moment, fmt="%Y-%m-%d %H:%M"):
@@ -75,7 +73,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.register_blueprint(supervise.bp)
     from web import design
     app.register_blueprint(design.bp)
-    from web import admin, api, public       # REST API, public case progress (执行公开), accounts
+    from web import admin, api, public  # REST API, public case progress (执行公开), accounts
     app.register_blueprint(api.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(admin.bp)
@@ -123,5 +121,12 @@ def create_app(config: dict | None = None) -> Flask:
     @app.get("/healthz")
     def healthz():
         return {"status": "ok"}
+
+    icon = (Path(app.static_folder or "") / "favicon.svg").read_bytes()
+
+    @app.get("/favicon.ico")
+    def favicon():
+        """Browsers ask for it on every page whatever the page links: the same icon, not a 404."""
+        return icon, 200, {"Content-Type": "image/svg+xml", "Cache-Control": "max-age=86400"}
 
     return app

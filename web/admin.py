@@ -1,26 +1,22 @@
 """Administration (系统管理), for users holding the ``admin`` role: accounts (create with a hashed password, roles
 per court, deactivate, reset the password) and API tokens (create, shown once; revoke).
 
-An administrator manages the courts where they hold ``admin`` and nothing else (``engine/admin.py``): another
+An administrator manages the courts where they hold ``admin`` and nothing else (``engine/workspaces/admin.py``): another
 court's users are not listed, and a token they create is limited to their courts.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.security import generate_password_hash
 
-from engine.admin import MIN_PASSWORD
-from engine.errors import Forbidden, InvalidInput, NotFound, ZhixingError
-from engine.roles import ROLES
+from engine import MIN_PASSWORD, ROLES, Forbidden, InvalidInput, NotFound, ZhixingError
 from web.auth import courts_for, requires
+from web.extension import engine
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
 
-
-def engine():
-    return current_app.extensions["zhixing"]
 
 
 def my_courts() -> list[str]:
@@ -62,7 +58,7 @@ def users():
         password_hash = _password_hash(errors)
         try:
             created = engine().admin.create_user(form.get("username", ""), form.get("display_name", ""),
-                                                 password_hash, _grants(courts), courts)
+                                                 password_hash, _grants(courts), courts, g.user)
         except InvalidInput as exc:
             errors = {**exc.field_errors, **errors}
         else:
@@ -95,7 +91,7 @@ def _user_page(row, errors=None, secret=None, status=200):
 @requires("admin")
 def roles(username: str):
     _user_or_404(username)
-    engine().admin.set_roles(username, _grants(my_courts()), my_courts())
+    engine().admin.set_roles(username, _grants(my_courts()), my_courts(), g.user)
     flash(_("角色已保存"), "ok")
     return redirect(url_for(".user", username=username))
 
@@ -123,7 +119,7 @@ def password(username: str):
     if errors:
         return _user_page(row, errors, status=422)
     try:
-        engine().admin.set_password(username, password_hash, my_courts())
+        engine().admin.set_password(username, password_hash, my_courts(), g.user)
     except Forbidden as exc:
         flash(str(exc), "error")
     else:

@@ -7,13 +7,11 @@ import functools
 import hmac
 import secrets
 
-import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from werkzeug.security import check_password_hash
 
-from engine.store.tables import users
 from web import directory
+from web.extension import engine
 
 bp = Blueprint("auth", __name__)
 
@@ -57,7 +55,7 @@ OFFICER_ROLES = ("filing_clerk", "command_centre", "implementation_officer", "ju
 def user_roles() -> list[tuple[str, str]]:
     """``(court, role)`` pairs of the logged-in user, read once per request."""
     if "roles" not in g:
-        g.roles = current_app.extensions["zhixing"].roles_of(g.user) if g.get("user") else []
+        g.roles = engine().roles_of(g.user) if g.get("user") else []
     return g.roles
 
 
@@ -87,22 +85,15 @@ def requires(*roles: str):
 def login():
     error = None
     if request.method == "POST":
-        engine = current_app.extensions["zhixing"]
         username = request.form.get("username", "").strip()
-        row = engine.executor.read(lambda conn: conn.execute(
-            sa.select(users.c.password_hash, users.c.display_name, users.c.active)
-            .where(users.c.username == username)).first())
-        if row and row.password_hash:       # a local account: its own password, never the directory
-            signed_in = row.active and check_password_hash(row.password_hash, request.form.get("password", ""))
-        else:                               # no local password: the court's directory, if one is configured
-            username, error = directory.sign_in(username, request.form.get("password", ""))
-            signed_in = bool(username)
-        if signed_in:
+        username, error = directory.sign_in(username, request.form.get("password", ""))   # local or directory
+        if username:
             session.clear()
             session.permanent = True
             session["user"] = username
             target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("tasks.index"))
+            safe = target.startswith("/") and not target.startswith("//")
+            return redirect(target if safe else url_for("tasks.index"))
         error = error or _("用户名或密码错误")
     return render_template("login.html", error=error), (401 if error else 200)
 

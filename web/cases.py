@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, current_app, make_response, render_template, request, send_file
-from flask_babel import lazy_gettext as _l
+from flask import Blueprint, make_response, render_template, request, send_file
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from engine.errors import NotFound
 from web.auth import OFFICER_ROLES, courts_for, requires
+from web.extension import engine
 
 bp = Blueprint("cases", __name__)
 
@@ -27,7 +28,8 @@ ACTIONS = {
     "message_held": _l("消息暂存（案件中止中）"), "job_failed": _l("系统办理失败，将重试"),
     "incident_opened": _l("系统异常，待处理"), "incident_retried": _l("异常重试"),
     "instance_suspend": _l("中止"), "instance_resume": _l("恢复"), "instance_terminate": _l("终结"),
-    "instance_terminated": _l("流程终止"), "instance_completed": _l("流程结束"), "instance_migrated": _l("迁移流程版本"),
+    "instance_terminated": _l("流程终止"), "instance_completed": _l("流程结束"),
+    "instance_migrated": _l("迁移流程版本"),
 }
 CASE_TYPES = {"执": _l("执行实施"), "执恢": _l("恢复执行"), "执保": _l("财产保全执行"), "执异": _l("执行异议"),
               "执复": _l("执行复议"), "执监": _l("执行监督"), "执协": _l("执行协调"), "执他": _l("其他执行"),
@@ -45,9 +47,6 @@ MEASURE_STATUSES = {"in_force": _l("有效"), "queued": _l("轮候"), "released"
 # what of an event's data the log shows (the rest stays in the audit trail)
 HIDDEN_DATA = {"court_settings", "definition"}
 
-
-def engine():
-    return current_app.extensions["zhixing"]
 
 
 @bp.app_context_processor
@@ -79,7 +78,7 @@ def index():
     found = engine().casework.find_cases(courts_for(*CASE_ROLES), query or None, status=status, page=page,
                                          per_page=PER_PAGE)
     params = {k: v for k, v in (("q", query), ("status", status)) if v}
-    return render_template("cases.html", found=found, query=query, status=status, params=params,
+    return render_template("officer/cases.html", found=found, query=query, status=status, params=params,
                            statuses=STATUSES, courts=courts_for(*CASE_ROLES))
 
 
@@ -92,7 +91,7 @@ def show(case_no: str):
         return _not_found(case_no)
     # the verification code a party uses at /public (执行公开): officers print it on the notice
     public_code = engine().public_code(case_no) if case.court in courts_for(*OFFICER_ROLES) else None
-    return render_template("case.html", case=case, actions=ACTIONS, relations=RELATIONS,
+    return render_template("officer/case.html", case=case, actions=ACTIONS, relations=RELATIONS,
                            measure_statuses=MEASURE_STATUSES, hidden=HIDDEN_DATA, public_code=public_code)
 
 

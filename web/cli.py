@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from engine.errors import DefinitionInvalid, ZhixingError
+from engine import DefinitionInvalid, ZhixingError, validate_paths
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,7 +65,6 @@ def validate(paths):
     """Validate diagrams, DMN tables and forms; one line per problem (file:line: element: message)."""
     import handlers.builtin  # noqa: F401
     import handlers.enforcement  # noqa: F401  (registers the enforcement handlers)
-    from engine.validation import validate_paths
     files, problems = validate_paths(paths)
     for problem in problems:
         click.echo(str(problem), err=True)
@@ -95,8 +94,7 @@ def serve(host, port, no_scheduler):
     from web import create_app
     app = create_app()
     if not no_scheduler:
-        from engine.scheduler import start_background
-        start_background(app.extensions["zhixing"])
+        app.extensions["zhixing"].start_background()
     click.echo(f"zhixing serving on http://{host}:{port}/")
     app.run(host=host, port=port, debug=False, use_reloader=False)
 
@@ -105,17 +103,16 @@ def serve(host, port, no_scheduler):
 @friendly
 def worker():
     """Run timers, service tasks and message deliveries until stopped (any number may run)."""
-    from engine.scheduler import run_blocking
     engine = _engine()
     click.echo(f"worker {engine.jobs.worker_id} polling {engine.url.split('@')[-1]}")
-    run_blocking(engine)
+    engine.run_worker()
 
 
 @main.command()
 @friendly
 def demo():
     """Load demo users and cases (idempotent)."""
-    from web.demo import load_demo
+    from tools.demo import load_demo
     for line in load_demo(_engine()):
         click.echo(line)
 
@@ -126,7 +123,7 @@ def demo():
 @friendly
 def simulate(scenarios, quiet):
     """Run scenario files against the diagrams on a throw-away database with a virtual clock."""
-    from engine.simulation import run_scenario_file
+    from tools.scenarios import run_scenario_file
     failed = 0
     for path in scenarios:
         result = run_scenario_file(Path(path), echo=None if quiet else click.echo)
@@ -144,8 +141,8 @@ def simulate(scenarios, quiet):
 @friendly
 def bench(as_json, quick, database, instances, duration):
     """Measure the engine's figures (see docs/benchmarks.md)."""
-    from engine.bench import run_all
-    from web.bench_load import run_load
+    from tools.bench import run_all
+    from tools.bench_load import run_load
     figures = run_all(quick=quick, echo=click.echo, database=database, instances=instances, duration=duration,
                       load=run_load)
     if as_json:
@@ -333,11 +330,12 @@ def directory():
 def directory_check(username):
     """Check the settings and the mapping, reach each server; with USERNAME (asks the password), show the
     user's entry, groups and the roles a login would give, without changing the account."""
-    from engine.court import directory as ldap
-    found = ldap.from_environ(os.environ)
+    engine = _engine()
+    engine.use_directory(os.environ)
+    found = engine.directory
     if found is None:
         raise ZhixingError("ZHIXING_LDAP_URL is not set: directory login is off, local accounts only")
-    pairs = sorted(found.settings.mapping.managed)
+    pairs = found.managed()
     click.echo(f"mapping: {len(pairs)} (court, role) pair(s) set by the directory: "
                + ", ".join(f"{c}:{r}" for c, r in pairs))
     failed = False
@@ -345,7 +343,7 @@ def directory_check(username):
         click.echo(f"{url}: {problem or 'ok'}")
         failed |= problem is not None
     if username:
-        person = found.authenticate(username, click.prompt("password", hide_input=True))
+        person = found.lookup(username, click.prompt("password", hide_input=True))
         click.echo(f"{person.dn}: zhixing user {person.username!r}, name {person.display_name!r}")
         for dn in person.groups:
             click.echo(f"  group {dn}")

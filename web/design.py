@@ -7,24 +7,21 @@ migration preview and the migration itself are limited to the courts where the u
 """
 from __future__ import annotations
 
-from pathlib import Path
-
-from flask import Blueprint, Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from engine import MIGRATION_CASES_PAGE as CASES_PAGE
+from engine import MIGRATION_PREVIEW_BATCH as PREVIEW_BATCH
 from engine import DefinitionInvalid, InvalidInput, NotFound, StateError, ZhixingError
-from engine.design import CASES_PAGE, PREVIEW_BATCH
+from tools.scenarios import procedure_scenarios, simulate_draft
 from web.auth import courts_for, requires
+from web.extension import engine as _engine
 
 bp = Blueprint("design", __name__, url_prefix="/design")
 ROLE = "designer"
-SCENARIOS = Path(__file__).resolve().parents[1] / "tests" / "scenarios" / "procedures"
 NEW_FORM = '{\n  "$schema": "https://json-schema.org/draft/2020-12/schema",\n  "type": "object",\n' \
            '  "required": [],\n  "properties": {}\n}\n'
 
-
-def _engine():
-    return current_app.extensions["zhixing"]
 
 
 def _courts() -> list[str]:
@@ -159,7 +156,7 @@ def deploy(draft_id: int):
 @bp.post("/drafts/<int:draft_id>/delete")
 @requires(ROLE)
 def delete(draft_id: int):
-    _engine().design.delete_draft(draft_id)
+    _engine().design.delete_draft(draft_id, g.user)
     flash(_("草稿已删除"))
     return redirect(url_for("design.index"))
 
@@ -214,11 +211,9 @@ def migrate():
         for instance_id in sorted({int(i) for i in request.form.getlist("instance") if i.isdigit()}):
             label = f"#{instance_id}"
             try:
-                instance = engine.instance(instance_id)
-                if instance.court not in _courts() or instance.process_id != procedure.process_id:
-                    raise NotFound(f"instance {instance_id} does not exist")
-                label = instance.case_no
-                engine.migrate_instance(instance_id, new, g.user, from_version=old)
+                moved = engine.migrate_instance(instance_id, new, g.user, from_version=old, courts=_courts(),
+                                                process_id=procedure.process_id)
+                label = moved.case_no
                 results.append((label, True, _("已迁移到版本 %(v)s", v=new)))
             except ZhixingError as exc:
                 results.append((label, False, str(exc)))
@@ -243,25 +238,17 @@ def migrate_rows():
 
 
 # -- scenarios --------------------------------------------------------------------------------------------------
-def _scenario_files(process_id: str) -> dict[str, str]:
-    """Scenario files of the repository that start this procedure (to pick instead of pasting)."""
-    if not SCENARIOS.is_dir():
-        return {}
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(SCENARIOS.glob("*.yaml"))
-            if f"process: {process_id}" in p.read_text(encoding="utf-8")}
-
-
 @bp.route("/drafts/<int:draft_id>/simulate", methods=["GET", "POST"])
 @requires(ROLE)
 def simulate(draft_id: int):
     design = _engine().design
     draft = design.draft(draft_id)
-    picks = _scenario_files(draft.process_id)
+    picks = procedure_scenarios(draft.process_id)
     text = request.form.get("scenario") or picks.get(request.args.get("pick", ""), "")
     run = None
     if request.method == "POST":
         if not text.strip():
             flash(_("请粘贴或选择一个场景"), "error")
         else:
-            run = design.simulate(draft.files, text)
+            run = simulate_draft(draft.files, text)
     return render_template("design/simulate.html", draft=draft, picks=picks, text=text, run=run)

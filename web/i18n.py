@@ -3,11 +3,15 @@
 Templates are written in Chinese, the language of the court; ``_()`` marks each text, and each area of the
 application keeps the English translations of its texts in ``web/i18n/<area>/en/LC_MESSAGES/messages.po`` (one
 catalogue per area, so areas never edit the same file; Flask-Babel merges them). A text without a translation
-shows in Chinese. ``.mo`` files are compiled from the ``.po`` files when the application starts, so nothing
-compiled is kept in git.
+shows in Chinese. ``.mo`` files are compiled from the ``.po`` files at install time (``make install`` runs
+``python -m web.i18n``; a wheel build does it in ``setup.py``), so nothing compiled is kept in git. An app that
+finds them missing or stale compiles them beside the ``.po`` files, or, on a read-only install, into a directory
+of its own: it always starts.
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -21,19 +25,40 @@ ROOT = Path(__file__).parent / "i18n"
 bp = Blueprint("i18n", __name__)
 
 
-def catalogue_dirs() -> list[Path]:
-    return sorted(p for p in ROOT.iterdir() if p.is_dir())
+def catalogue_dirs(root: Path = ROOT) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir())
 
 
-def compile_catalogues() -> None:
-    """Compile each ``.po`` into its ``.mo`` when the ``.mo`` is missing or older."""
-    for po in ROOT.glob("*/*/LC_MESSAGES/messages.po"):
-        mo = po.with_suffix(".mo")
-        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-            with po.open("rb") as src:
-                catalog = read_po(src)
-            with mo.open("wb") as out:
-                write_mo(out, catalog)
+def stale_catalogues(root: Path = ROOT) -> list[Path]:
+    """The ``.po`` files whose ``.mo`` is missing or older."""
+    return [po for po in sorted(root.glob("*/*/LC_MESSAGES/messages.po"))
+            if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime]
+
+
+def compile_catalogues(root: Path = ROOT, target: Path | None = None) -> None:
+    """Compile each stale ``.po`` of ``root`` into its ``.mo`` (under ``target``, mirroring ``root``, if given)."""
+    for po in stale_catalogues(root) if target is None else sorted(root.glob("*/*/LC_MESSAGES/messages.po")):
+        mo = (target / po.relative_to(root)).with_suffix(".mo") if target else po.with_suffix(".mo")
+        mo.parent.mkdir(parents=True, exist_ok=True)
+        with po.open("rb") as src:
+            catalog = read_po(src)
+        with mo.open("wb") as out:
+            write_mo(out, catalog)
+
+
+def catalogue_root(root: Path = ROOT) -> Path:
+    """Where the compiled catalogues are: ``root`` when up to date (or made so), else a private copy."""
+    if not stale_catalogues(root):
+        return root
+    try:
+        compile_catalogues(root)
+        return root
+    except OSError:                      # a read-only install: compile into a directory of this process
+        target = Path(tempfile.mkdtemp(prefix="zhixing-i18n-"))
+        compile_catalogues(root, target)
+        for po in root.glob("*/*/LC_MESSAGES/messages.po"):
+            shutil.copy(po, target / po.relative_to(root))
+        return target
 
 
 def current_language() -> str:
@@ -42,9 +67,8 @@ def current_language() -> str:
 
 
 def init_app(app: Flask) -> None:
-    compile_catalogues()
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "zh")
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(p) for p in catalogue_dirs())
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(p) for p in catalogue_dirs(catalogue_root()))
     Babel(app, locale_selector=current_language)
     app.register_blueprint(bp)
 
@@ -59,3 +83,7 @@ def choose(code: str):
         session["lang"] = code
     target = request.form.get("next", "/")
     return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+
+
+if __name__ == "__main__":       # make install: compile the catalogues once, at install time
+    compile_catalogues()

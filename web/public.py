@@ -1,6 +1,6 @@
 """Public case progress (执行公开), for the parties, without an account: enter the case number and the
 verification code printed on the notice, see the case's stage, key dates and the documents served on the
-parties, and download those the court generated. Nothing else is shown (see ``engine/public.py``).
+parties, and download those the court generated. Nothing else is shown (see ``engine/workspaces/public.py``).
 
 A successful lookup is remembered in the session for ``VERIFIED_FOR`` so the result page and its downloads need
 no second lookup; lookups are limited per client address (429 with a message).
@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, redirect, render_template, request, send_file, session, url_for
+from flask import Blueprint, redirect, render_template, request, send_file, session, url_for
 from flask_babel import gettext as _
 
+from engine import TooManyLookups
 from engine.errors import NotFound
-from engine.public import TooManyLookups
 from web.cases import STAGES
+from web.extension import engine
 
 bp = Blueprint("public", __name__, url_prefix="/public")
 
 VERIFIED_FOR = 30 * 60          # seconds a successful lookup is remembered
 
-
-def engine():
-    return current_app.extensions["zhixing"]
 
 
 def verified_case() -> str | None:

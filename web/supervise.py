@@ -14,17 +14,28 @@ import json
 from collections import defaultdict
 from datetime import date, timedelta
 
-from flask import (Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from engine import ZhixingError
-from engine.legal_time import COURT_TZ
-from engine.roles import ROLES
-from engine.supervision import STATUSES, Filters
+from engine import COURT_TZ, ROLES, TEAMS, ZhixingError
+from engine import INSTANCE_STATUSES as STATUSES
+from engine import SupervisionFilters as Filters
 from web.auth import courts_for, requires
 from web.cases import stage_label
+from web.extension import engine as _engine
 from web.i18n import current_language
 from web.nav import SUPERVISORS
 
@@ -36,9 +47,6 @@ JOB_KINDS = {"timer": _l("定时器"), "service": _l("服务调用"), "message":
 ACTIONS = {"suspend": _l("挂起"), "resume": _l("恢复"), "terminate": _l("终止")}
 PER_PAGE = 50
 
-
-def _engine():
-    return current_app.extensions["zhixing"]
 
 
 def _flag(name: str) -> bool:
@@ -213,8 +221,11 @@ def instance(instance_id: int):
 @bp.get("/diagram/<process_id>/<int:version>.bpmn")
 @requires(*SUPERVISORS)
 def diagram(process_id: str, version: int):
-    """The BPMN XML of a deployed version, for the viewer (the same for every court: no case data in it)."""
-    return Response(_engine().supervision.diagram(process_id, version), mimetype="application/xml")
+    """The BPMN XML of a deployed version, for the viewer (the same for every court: no case data in it); lanes
+    are named by their team in the reader's language (执行实施团队, not implementation_officer)."""
+    column = 1 if current_language() == "en" else 0
+    teams = {code: (TEAMS.get(code) or ROLES[code])[column] for code in ROLES}
+    return Response(_engine().supervision.diagram(process_id, version, teams), mimetype="application/xml")
 
 
 @bp.post("/instances/<int:instance_id>/<action>")
@@ -335,7 +346,7 @@ def _month(text: str | None, today: date) -> tuple[date, date]:
 
 
 def _metrics(scope: list[str], today: date):
-    """The chosen court's 执行质效指标 for the chosen month (engine/metrics.py, docs/metrics.md)."""
+    """The chosen court's 执行质效指标 for the chosen month (engine/workspaces/metrics.py, docs/metrics.md)."""
     engine = _engine()
     if not scope:
         return None, None, None

@@ -9,16 +9,14 @@ the page, next to the field when they are about one.
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from engine import ROLES, TEAM_LEADER_ROLES, deadline_day
 from engine.errors import ConcurrentModification, Forbidden, InvalidInput, NotFound, StateError
-from engine.legal_time import COURT_TZ
-from engine.roles import ROLES, TEAM_LEADER_ROLES
 from web import task_form
 from web.auth import OFFICER_ROLES, courts_for, has_role, login_required, requires, user_roles
+from web.extension import engine
 
 bp = Blueprint("tasks", __name__)
 
@@ -27,9 +25,6 @@ LANDING = [("supervise.dashboard", ("supervisor", "command_centre")), ("design.i
            ("admin.users", ("admin",))]
 PER_PAGE = 50
 
-
-def engine():
-    return current_app.extensions["zhixing"]
 
 
 @bp.app_context_processor
@@ -43,10 +38,8 @@ def due_day(moment) -> str:
     that day; a deadline with a time of day (hour periods) keeps it."""
     if not moment:
         return ""
-    local = moment.astimezone(COURT_TZ)
-    if (local.hour, local.minute, local.second) == (0, 0, 0):
-        return (local - timedelta(days=1)).strftime("%Y-%m-%d")
-    return local.strftime("%Y-%m-%d %H:%M")
+    day, at = deadline_day(moment)
+    return f"{day:%Y-%m-%d}" + (f" {at:%H:%M}" if at else "")
 
 
 def role_label(code: str) -> str:
@@ -89,14 +82,14 @@ def index():
         for endpoint, roles in LANDING:
             if endpoint in current_app.view_functions and has_role(*roles):
                 return redirect(url_for(endpoint))
-        return render_template("tasks.html", page=None, filters={}, query={})
+        return render_template("officer/tasks.html", page=None, filters={}, query={})
     filters = _filters(request.args)
     page = engine().casework.tasks(g.user, per_page=PER_PAGE, **filters)
     query = {k: v for k, v in filters.items() if v and k != "page" and not (k == "scope" and v == "mine")
              and not (k == "sort" and v == "due")}
     query = {k: ("1" if v is True else v) for k, v in query.items()}
     my_roles = sorted({role for _court, role in user_roles() if role in OFFICER_ROLES})
-    return render_template("tasks.html", page=page, filters=filters, query=query, my_roles=my_roles,
+    return render_template("officer/tasks.html", page=page, filters=filters, query=query, my_roles=my_roles,
                            role_codes=OFFICER_ROLES, courts=courts_for(*OFFICER_ROLES), user_roles=user_roles())
 
 
@@ -164,14 +157,14 @@ def _claim_action(task_id: str, action: str):
 
 
 def _claim_state(exc: StateError, task) -> str:
-    text = str(exc)
-    if "already claimed by" in text:
-        return _("任务已由 %(user)s 认领", user=text.rsplit(" ", 1)[-1])
-    if "not claimed by you" in text:
+    """The officer's message for a refused claim, chosen by the error's code."""
+    if exc.code == "task.claimed_by_other":
+        return _("任务已由 %(user)s 认领", user=exc.params["claimed_by"])
+    if exc.code == "task.not_claimed_by_you":
         return _("任务不是由你认领的")
-    if "already with" in text:
+    if exc.code == "task.already_with":
         return _("任务已在该同事名下")
-    return text
+    return str(exc)
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])
@@ -209,7 +202,7 @@ def show(task_id: str):
     fields = task_form.fields(detail.form, detail.ui, raw, errors)
     leader = is_team_leader(task.court)
     return render_template(
-        "task.html", detail=detail, task=task, fields=fields, problem=problem,
+        "officer/task.html", detail=detail, task=task, fields=fields, problem=problem,
         form_error=errors.get("(form)"), draft=draft, can_work=(task.court, task.role) in user_roles(),
         leader=leader, colleagues=casework.colleagues(task.court, task.role) if leader else []), status
 
@@ -228,11 +221,11 @@ def _field_errors(detail, exc: InvalidInput) -> dict:
 
 
 def _refusal(detail, exc: Forbidden) -> str:
-    text = str(exc)
-    if "separation of duties" in text:
+    """The officer's message for a refused completion, chosen by the error's code."""
+    if exc.code == "sod.excluded":
         return _("审执分离：你已办理过本案（或关联案件）的相关环节，不能办理“%(task)s”。请交由其他同事办理。",
-                 task=detail.task.name) + f" ({text})"
-    if "claimed by" in text:
-        return _("任务已由 %(user)s 认领，只有认领人可以办结。", user=text.rsplit(" ", 1)[-1])
+                 task=detail.task.name) + f" ({exc})"
+    if exc.code == "task.claimed_by_other":
+        return _("任务已由 %(user)s 认领，只有认领人可以办结。", user=exc.params["claimed_by"])
     return _("你在法院 %(court)s 没有办理此任务的角色（%(role)s）。", court=detail.task.court,
              role=role_label(detail.task.role))

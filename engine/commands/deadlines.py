@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from engine import runtime
+from engine.kernel import runtime
+from engine.kernel.unit_of_work import UnitOfWork
+from engine.legaltime.timers import compute_deadline
 from engine.store.tables import human_tasks, jobs
-from engine.timers import compute_deadline
-from engine.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -42,4 +42,4 @@ class RecomputeProvisionalDeadlines:
     @staticmethod
     def _definition_id(uow: UnitOfWork, instance_id: int) -> int:
         from engine.store.tables import instances
-        return uow.conn.execute(sa.select(instances.c.definition_id).where(instances.c.id == instance_id)).scalar()
+        return uow.conn.execute(sa.select(instances.c.definition_id).where(instances.c.id == instance_id)).scalar_one()

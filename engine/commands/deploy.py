@@ -4,12 +4,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
-from engine.definitions import parse
+from engine.definitions.parser import parse
+from engine.kernel.unit_of_work import UnitOfWork
+from engine.store.database import inserted_id
 from engine.store.tables import definitions, deployment_files, deployments
-from engine.unit_of_work import UnitOfWork
 from engine.views import DefinitionView
 
 
@@ -23,7 +25,7 @@ class Deploy:
         conn = uow.conn
         # a call activity's target must be deployed with it: the version embeds the called spec, frozen
         parsed = parse(self.files, registry=self.registry)
-        newest = {}
+        newest: dict[str, Any] = {}
         for p in parsed:
             row = conn.execute(sa.select(definitions.c.version, definitions.c.content_hash)
                                .where(definitions.c.process_id == p.process_id)
@@ -37,8 +39,8 @@ class Deploy:
             return sorted(results, key=lambda v: v.process_id)
         files_hash = hashlib.sha256(b"".join(hashlib.sha256(n.encode() + c).digest()
                                              for n, c in sorted(self.files.items()))).hexdigest()
-        deployment_id = conn.execute(deployments.insert().values(
-            files_hash=files_hash, deployed_by=self.actor, deployed_at=uow.now)).inserted_primary_key[0]
+        deployment_id = inserted_id(conn.execute(deployments.insert().values(
+            files_hash=files_hash, deployed_by=self.actor, deployed_at=uow.now)))
         conn.execute(deployment_files.insert(), [
             dict(deployment_id=deployment_id, name=n, content=c.decode("utf-8", "replace"))
             for n, c in sorted(self.files.items())])

@@ -5,11 +5,11 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from engine import runtime
-from engine.courts import next_case_number
+from engine.court.courts import next_case_number
 from engine.errors import InvalidInput, StateError
+from engine.kernel import runtime
+from engine.kernel.unit_of_work import InstanceHandle, UnitOfWork
 from engine.store.tables import jobs, messages
-from engine.unit_of_work import InstanceHandle, UnitOfWork
 from engine.views import InstanceView
 
 

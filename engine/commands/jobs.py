@@ -13,16 +13,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
-from SpiffWorkflow.util.task import TaskState
 
-from engine import runtime
 from engine.commands.messages import CorrelateMessage
 from engine.errors import NotFound, StateError
-from engine.services import LocalServices, stored_task_ids
+from engine.kernel import TaskState, runtime
+from engine.kernel.services import LocalServices, stored_task_ids
+from engine.kernel.unit_of_work import UnitOfWork
+from engine.kernel.workflow import dispose
 from engine.store.tables import jobs
-from engine.unit_of_work import UnitOfWork
 from engine.views import JobView
-from engine.workflow import dispose
 
 # a job taken by a worker that died is taken again once its lease runs out
 LEASE = timedelta(seconds=int(os.environ.get("ZHIXING_JOB_LEASE_S", "300")))
@@ -50,7 +49,7 @@ class AcquireJobs:
                 uow.conn.execute(jobs.update().where(jobs.c.id.in_([r.id for r in rows]))
                                  .values(status="running", locked_by=self.worker, locked_until=uow.now + LEASE,
                                          updated_at=uow.now))
-            return rows
+            return list(rows)
         taken = []
         for row in uow.conn.execute(query).all():
             won = uow.conn.execute(jobs.update().where(jobs.c.id == row.id, jobs.c.status == row.status,
@@ -108,7 +107,7 @@ class FireTimers:
         uow.save(handle)
         # a job whose timer is still waiting (due moved, or fired with another) goes back to the queue
         if self.task_id not in before or self.task_id in handle.before.timers:
-            timer = handle.before.timers.get(self.task_id)
+            timer = handle.before.timers.get(self.task_id) if self.task_id else None
             uow.write(_RELEASE, [dict(w_id=self.job_id, timer_due=timer.due if timer else None, updated_at=uow.now)])
         return fired
 
@@ -168,7 +167,7 @@ class DeliverMessage:
     def execute(self, uow: UnitOfWork):
         body = self.payload
         result = CorrelateMessage(body["name"], body["key"], f"instance:{body.get('source')}",
-                                  body.get("payload") if isinstance(body.get("payload"), dict) else {},
+                                  body["payload"] if isinstance(body.get("payload"), dict) else {},
                                   court=body.get("court"), inbox_id=body.get("inbox_id")).execute(uow)
         uow.conn.execute(jobs.delete().where(jobs.c.id == self.job_id))
         return result

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from engine import runtime
 from engine.commands.instances import StartInstance, assert_running
 from engine.errors import InvalidInput, StateError
+from engine.kernel import runtime
+from engine.kernel.unit_of_work import UnitOfWork
+from engine.store.database import inserted_id
 from engine.store.tables import definitions, messages, subscriptions
-from engine.unit_of_work import UnitOfWork
 from engine.views import MessageResult
 
 
@@ -79,9 +80,9 @@ class CorrelateMessage:
                              .values(status=status, delivered_to=instance_id))
             inbox_id = self.inbox_id
         else:
-            inbox_id = uow.conn.execute(messages.insert().values(
+            inbox_id = inserted_id(uow.conn.execute(messages.insert().values(
                 name=self.name, correlation_key=str(self.key), payload=self.payload, source=self.actor,
-                status=status, delivered_to=instance_id, received_at=uow.now)).inserted_primary_key[0]
+                status=status, delivered_to=instance_id, received_at=uow.now)))
         if instance_id is not None:
             uow.save_events(instance_id, self.actor, "message_held", data={"name": self.name, "inbox": inbox_id})
         return MessageResult(status, (instance_id,) if instance_id else (), inbox_id)

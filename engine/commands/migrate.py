@@ -1,4 +1,5 @@
-"""Move a running case to another version of its procedure, in one transaction, audited (see engine.migration)."""
+"""Move a running case to another version of its procedure, in one transaction, audited
+(see engine.definitions.migration)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,15 +7,15 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from engine.commands.instances import instance_view
-from engine.errors import InvalidInput, StateError
-from engine.migration import MigrationPlan, plan_migration
+from engine.definitions.migration import MigrationPlan, plan_migration
+from engine.errors import InvalidInput, NotFound, StateError
+from engine.kernel.unit_of_work import Definition, InstanceHandle, UnitOfWork
 from engine.store.tables import human_tasks, instances, jobs, subscriptions
-from engine.unit_of_work import InstanceHandle, UnitOfWork
 from engine.views import InstanceView
 
 
 def check_movable(uow: UnitOfWork, handle: InstanceHandle, to_version: int, cache: dict | None = None,
-                  verify: bool = True) -> tuple[object, MigrationPlan]:
+                  verify: bool = True) -> tuple[Definition, MigrationPlan]:
     """The target definition and the plan of moving ``handle`` there (its workflow is migrated in memory;
     ``cache`` and ``verify`` as for ``plan_migration``)."""
     target = uow.latest_definition(handle.definition.process_id, to_version)
@@ -41,10 +42,15 @@ class MigrateInstance:
     to_version: int
     actor: str
     from_version: int | None = None     # when given, the case must still be on it (a preview may be stale)
+    courts: tuple[str, ...] | None = None   # when given, the courts the actor may migrate in (the designer's)
+    process_id: str | None = None       # when given, the procedure the case must run
 
     def execute(self, uow: UnitOfWork) -> InstanceView:
         handle = uow.load(self.instance_id)
         source = handle.definition
+        if (self.courts is not None and handle.court not in self.courts) or \
+                (self.process_id is not None and source.process_id != self.process_id):
+            raise NotFound(f"instance {self.instance_id} does not exist", code="instance.not_found")
         if self.from_version is not None and source.version != self.from_version:
             raise InvalidInput(f"case {handle.case_no} runs on {source.label}, not version {self.from_version}")
         target, plan = check_movable(uow, handle, self.to_version)

@@ -12,16 +12,14 @@ from datetime import date, datetime, time
 
 import jsonschema
 import sqlalchemy as sa
-from SpiffWorkflow.util.task import TaskState
 
-from engine import runtime
 from engine.commands.instances import assert_running, instance_view
+from engine.court.roles import ROLES, TEAM_LEADER_ROLES
 from engine.errors import Forbidden, InvalidInput, NotFound, StateError
-from engine.roles import ROLES, TEAM_LEADER_ROLES
+from engine.kernel import TaskState, runtime
+from engine.kernel.unit_of_work import UnitOfWork
 from engine.store.tables import events, human_tasks, task_drafts, user_roles, users
-from engine.unit_of_work import UnitOfWork
 from engine.views import InstanceView
-
 
 # the formats a form may name, checked as Python reads them: a value the form says is a date is one (2026-02-30
 # is not); jsonschema checks no format by default and date-time only with an optional package
@@ -52,11 +50,13 @@ def _open_task(uow: UnitOfWork, task_id: str, username: str):
     """The open task, if ``username`` may work on it; raises ``NotFound`` or ``Forbidden`` otherwise."""
     row = uow.conn.execute(_OPEN_TASK, {"task_id": task_id, "username": username}).first()
     if row is None:
-        raise NotFound(f"task {task_id} is not open (it was completed, cancelled, or never existed)")
+        raise NotFound(f"task {task_id} is not open (it was completed, cancelled, or never existed)",
+                       code="task.not_open", task_id=task_id)
     if not row.allowed:
         label = ROLES.get(row.role, (row.role,))[0]
         raise Forbidden(f"'{row.name}' on case {row.case_no} needs the role {label} ({row.role}) "
-                        f"in court {row.court}; user '{username}' does not hold it")
+                        f"in court {row.court}; user '{username}' does not hold it", code="task.role_missing",
+                        role=row.role, court=row.court)
     return row
 
 
@@ -70,11 +70,12 @@ class ClaimTask:
         task = _open_task(uow, self.task_id, self.username)
         if self.release:
             if task.claimed_by != self.username:
-                raise StateError(f"'{task.name}' is not claimed by you")
+                raise StateError(f"'{task.name}' is not claimed by you", code="task.not_claimed_by_you")
             new_owner, action = None, "task_unclaimed"
         else:
             if task.claimed_by and task.claimed_by != self.username:
-                raise StateError(f"'{task.name}' is already claimed by {task.claimed_by}")
+                raise StateError(f"'{task.name}' is already claimed by {task.claimed_by}",
+                                 code="task.claimed_by_other", claimed_by=task.claimed_by)
             new_owner, action = self.username, "task_claimed"
         uow.conn.execute(human_tasks.update().where(human_tasks.c.task_id == self.task_id)
                          .values(claimed_by=new_owner))
@@ -92,16 +93,20 @@ class ReassignTask:
     def execute(self, uow: UnitOfWork) -> None:
         task = uow.conn.execute(sa.select(human_tasks).where(human_tasks.c.task_id == self.task_id)).first()
         if task is None:
-            raise NotFound(f"task {self.task_id} is not open (it was completed, cancelled, or never existed)")
+            raise NotFound(f"task {self.task_id} is not open (it was completed, cancelled, or never existed)",
+                           code="task.not_open", task_id=self.task_id)
         if not _holds(uow, self.actor, task.court, TEAM_LEADER_ROLES):
             raise Forbidden(f"only a team leader ({', '.join(ROLES[r][0] for r in TEAM_LEADER_ROLES)}) of court "
-                            f"{task.court} may reassign '{task.name}'")
+                            f"{task.court} may reassign '{task.name}'", code="task.reassign_not_leader",
+                            court=task.court)
         if not _holds(uow, self.target, task.court, (task.role,)):
             label = ROLES.get(task.role, (task.role,))[0]
             raise InvalidInput(f"'{self.target}' does not hold the role {label} ({task.role}) in court {task.court}",
-                               {"target": "role"})
+                               {"target": "role"}, code="task.reassign_target_role", role=task.role,
+                               court=task.court)
         if task.claimed_by == self.target:
-            raise StateError(f"'{task.name}' is already with {self.target}")
+            raise StateError(f"'{task.name}' is already with {self.target}", code="task.already_with",
+                             target=self.target)
         uow.conn.execute(human_tasks.update().where(human_tasks.c.task_id == self.task_id)
                          .values(claimed_by=self.target))
         uow.save_events(task.instance_id, self.actor, "task_reassigned", self.task_id, task.bpmn_id,
@@ -117,12 +122,14 @@ class CompleteTask:
     def execute(self, uow: UnitOfWork) -> InstanceView:
         row = _open_task(uow, self.task_id, self.username)
         if row.claimed_by and row.claimed_by != self.username:
-            raise Forbidden(f"'{row.name}' is claimed by {row.claimed_by}")
+            raise Forbidden(f"'{row.name}' is claimed by {row.claimed_by}", code="task.claimed_by_other",
+                            claimed_by=row.claimed_by)
         handle = uow.load(row.instance_id)
         assert_running(handle)
         task = runtime.find_task(handle.workflow, self.task_id)
         if task is None or task.state != TaskState.READY:
-            raise StateError(f"'{row.name}' is no longer ready on case {row.case_no}; reload the case")
+            raise StateError(f"'{row.name}' is no longer ready on case {row.case_no}; reload the case",
+                             code="task.not_ready")
         meta = handle.definition.meta["user_tasks"].get(row.bpmn_id, {})
         self._check_separation(uow, row, handle.related_case_no, meta.get("exclude", []))
         self._check_form(meta.get("form"))
@@ -132,7 +139,8 @@ class CompleteTask:
             runtime.run_engine(handle.workflow)
         except Exception as exc:
             raise StateError(f"the procedure could not continue after '{row.name}': {runtime.describe_error(exc)}. "
-                             "Nothing was saved; report this to the process designer.") from exc
+                             "Nothing was saved; report this to the process designer.", code="step.failed",
+                             task=row.name) from exc
         uow.log(handle, self.username, "task_completed", self.task_id, row.bpmn_id, data=self.data)
         uow.save(handle)
         uow.conn.execute(_DISCARD_DRAFTS, {"task_id": self.task_id})
@@ -156,12 +164,13 @@ class CompleteTask:
                                .where(done, sa.or_(*clauses)).limit(1)).first()
         if hit is not None:
             raise Forbidden(f"separation of duties (审执分离): '{self.username}' completed '{hit.bpmn_id}' on case "
-                            f"{hit.case_no} and may not do '{row.name}' on case {row.case_no}")
+                            f"{hit.case_no} and may not do '{row.name}' on case {row.case_no}", code="sod.excluded",
+                            completed=hit.bpmn_id, on_case=hit.case_no)
 
     def _check_form(self, schema: dict | None) -> None:
         if not schema:
             return
-        errors = {}
+        errors: dict[str, str] = {}
         for error in jsonschema.Draft202012Validator(schema, format_checker=FORM_FORMATS).iter_errors(self.data):
             path = ".".join(str(p) for p in error.absolute_path)
             if error.validator == "required":
@@ -170,4 +179,4 @@ class CompleteTask:
             errors.setdefault(path or "(form)", error.message)
         if errors:
             raise InvalidInput("the form has errors: " + "; ".join(f"{k}: {v}" for k, v in sorted(errors.items())),
-                               errors)
+                               errors, code="form.invalid")

@@ -1,1 +1,1 @@
-"""Court read-models and administration."""
+"""The court as an organisation: courts and their settings, case numbers, roles, user accounts."""

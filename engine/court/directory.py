@@ -36,11 +36,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 import yaml
-from sqlalchemy.exc import IntegrityError
 
-from engine.admin import USERNAME
+from engine.court.roles import ROLES
 from engine.errors import ZhixingError
-from engine.roles import ROLES
+from engine.store.database import inserted_id
 from engine.store.tables import user_roles, users
 
 log = logging.getLogger("zhixing.directory")
@@ -57,24 +56,28 @@ class DirectoryConfigError(ZhixingError):
     """The directory settings or the group mapping are wrong: the application does not start."""
 
     status = 500
+    code = "directory.misconfigured"
 
 
 class DirectoryUnavailable(ZhixingError):
     """The directory cannot be reached (or refused the service account): local accounts still sign in."""
 
     status = 503
+    code = "directory.unavailable"
 
 
 class WrongCredentials(ZhixingError):
     """Unknown user or wrong password: answered exactly like a local wrong password."""
 
     status = 401
+    code = "directory.wrong_credentials"
 
 
 class NoRole(ZhixingError):
     """The directory knows the user, but none of their groups gives a role in zhixing."""
 
     status = 403
+    code = "directory.no_role"
 
 
 # -- the group mapping ---------------------------------------------------------------------------------------
@@ -223,9 +226,10 @@ def settings_from(env: Mapping[str, str]) -> DirectorySettings | None:
     if not group_base:
         problems.append("ZHIXING_LDAP_GROUP_BASE is required (where the groups are)")
     bind_dn, bind_password = get("ZHIXING_LDAP_BIND_DN"), env.get("ZHIXING_LDAP_BIND_PASSWORD") or None
-    if get("ZHIXING_LDAP_BIND_PASSWORD_FILE"):
+    password_file = get("ZHIXING_LDAP_BIND_PASSWORD_FILE")
+    if password_file:
         try:
-            bind_password = Path(get("ZHIXING_LDAP_BIND_PASSWORD_FILE")).read_text(encoding="utf-8").strip()
+            bind_password = Path(password_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
             problems.append(f"ZHIXING_LDAP_BIND_PASSWORD_FILE: {exc}")
     if bool(bind_dn) != bool(bind_password):
@@ -242,14 +246,15 @@ def settings_from(env: Mapping[str, str]) -> DirectorySettings | None:
     if ca_file and not Path(ca_file).is_file():
         problems.append(f"ZHIXING_LDAP_CA_FILE: {ca_file} is not a file")
     mapping = None
-    if not get("ZHIXING_LDAP_GROUPS"):
+    mapping_file = get("ZHIXING_LDAP_GROUPS")
+    if not mapping_file:
         problems.append("ZHIXING_LDAP_GROUPS is required: the file mapping groups to roles per court")
     else:
         try:
-            mapping = load_mapping(get("ZHIXING_LDAP_GROUPS"))
+            mapping = load_mapping(mapping_file)
         except DirectoryConfigError as exc:
             problems.append(str(exc))
-    if problems:
+    if problems or mapping is None or group_base is None:
         raise DirectoryConfigError("directory login (ZHIXING_LDAP_*) is misconfigured:\n  " + "\n  ".join(problems))
     plain = [u for u in urls if u.startswith("ldap://") and not re.match(r"^ldap://(127\.|localhost|\[::1\])", u)]
     if plain and not start_tls:
@@ -377,6 +382,7 @@ class Directory:
                     raise WrongCredentials("unknown user or wrong password")
                 dn, entry = found[0]["dn"], found[0]["attributes"]
             else:
+                assert s.user_dn is not None          # settings_from: a template or a search base
                 dn, entry = s.user_dn.replace("{username}", escape_rdn(username)), None
             user = self._connection(url, dn, password)
             if not user.bind_ok:
@@ -415,7 +421,7 @@ class Directory:
         what ``zhixing directory check`` prints before anyone tries to sign in."""
         import ldap3
         from ldap3.core.exceptions import LDAPException
-        out = []
+        out: list[tuple[str, str | None]] = []
         for url in self.settings.urls:
             conn = None
             try:
@@ -458,6 +464,11 @@ class SyncResult:
     created: bool
 
 
+def has_local_password(conn: sa.Connection, username: str) -> bool:
+    """A local account (it signs in with its own password, never through the directory)."""
+    return bool(conn.execute(sa.select(users.c.password_hash).where(users.c.username == username)).scalar())
+
+
 def sync_account(conn: sa.Connection, person: DirectoryUser, managed: frozenset, now: datetime) -> SyncResult:
     """Create or update the directory user's account and set their roles among ``managed`` to their grants."""
     row = conn.execute(sa.select(users.c.id, users.c.password_hash, users.c.active, users.c.display_name)
@@ -476,9 +487,9 @@ def sync_account(conn: sa.Connection, person: DirectoryUser, managed: frozenset,
     if row is None:
         if not grants:
             return SyncResult((), (), (), False)
-        user_id = conn.execute(users.insert().values(username=person.username, display_name=person.display_name,
-                                                     password_hash=None, active=True, created_at=now)
-                               ).inserted_primary_key[0]
+        user_id = inserted_id(conn.execute(users.insert().values(
+            username=person.username, display_name=person.display_name, password_hash=None, active=True,
+            created_at=now)))
     else:
         user_id = row.id
         if row.display_name != person.display_name:
@@ -489,42 +500,6 @@ def sync_account(conn: sa.Connection, person: DirectoryUser, managed: frozenset,
     if add:
         conn.execute(user_roles.insert(), [dict(user_id=user_id, court=c, role=r) for c, r in add])
     return SyncResult(tuple(sorted(kept | grants)), tuple(add), tuple(remove), row is None)
-
-
-class DirectoryLogin:
-    """The login step: ask the directory, then bring the account up to date in one transaction."""
-
-    def __init__(self, executor, directory: Directory):
-        self.executor = executor
-        self.directory = directory
-
-    def login(self, username: str, password: str) -> str:
-        """The zhixing user name to sign in; raises ``WrongCredentials``, ``DirectoryUnavailable``, ``NoRole``."""
-        person = self.directory.authenticate(username, password)
-        if not USERNAME.match(person.username):
-            log.warning("directory login of %r refused: %r cannot be a zhixing user name (2–64 lower-case letters, "
-                        "digits, '.', '_' or '-'); set ZHIXING_LDAP_USERNAME_ATTR", person.dn, person.username)
-            raise NoRole(f"the directory user name {person.username!r} cannot be used in zhixing")
-        now = self.executor.clock.now()
-        for attempt in (1, 2):                  # two first logins at once: the second finds the first's account
-            try:
-                with self.executor.db.connect().execution_options(zhixing_write=True) as conn:
-                    with conn.begin():
-                        result = sync_account(conn, person, self.directory.settings.mapping.managed, now)
-                break
-            except IntegrityError:
-                if attempt == 2:
-                    raise
-        if result.added or result.removed or result.created:
-            log.info("directory login %s (%s)%s: roles %s%s", person.username, person.dn,
-                     " created" if result.created else "",
-                     " ".join([f"+{c}:{r}" for c, r in result.added] + [f"-{c}:{r}" for c, r in result.removed]),
-                     "" if result.roles else "; no role left")
-        else:
-            log.info("directory login %s (%s)", person.username, person.dn)
-        if not result.roles:
-            raise NoRole(f"{person.username}: none of the directory groups gives a role in zhixing")
-        return person.username
 
 
 def from_environ(env: Mapping[str, str]) -> Directory | None:

@@ -51,3 +51,10 @@ def upgrade(url: str | None = None) -> None:
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.set_main_option("sqlalchemy.url", database_url(url))
     command.upgrade(cfg, "head")
+
+
+def inserted_id(result) -> int:
+    """The primary key an INSERT made (SQLAlchemy types it as optional: only an INSERT has one)."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])

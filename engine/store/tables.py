@@ -13,7 +13,7 @@ Tables fall in three groups:
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -38,14 +38,14 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; use aware UTC datetimes")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value, dialect):
         if value is None:
             return None
         if isinstance(value, str):  # SQLite with raw strings
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=timezone.utc)
+        return value.replace(tzinfo=UTC)
 
 
 # the case fields supervisors filter on: jsonb on PostgreSQL (read key by key without re-parsing), JSON elsewhere
@@ -305,4 +305,20 @@ public_lookups = sa.Table(
     sa.Column("client", sa.String(64), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False, index=True),
     sa.Index(None, "client", "at"),
+)
+
+# the office log (执行日志 of what is not a step of a case: accounts, roles, tokens, drafts, courts, holiday
+# years): append-only, one hash chain; a unique previous hash makes two writers who read the same head conflict
+office_events = sa.Table(
+    "office_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(48), nullable=False),
+    sa.Column("court", sa.String(16)),
+    sa.Column("subject", sa.String(128), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Index(None, "court", "at"),
 )

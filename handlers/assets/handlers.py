@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from handlers.assets.adapter import (CATEGORIES, CHANNEL_NAMES, CHANNELS, FUNDS, MAX_MONTHS, MEASURES,
-                                     MEASURES_FOR, RELEASE_REASONS)
+from handlers.assets.adapter import (
+    CATEGORIES,
+    CHANNEL_NAMES,
+    CHANNELS,
+    FUNDS,
+    MAX_MONTHS,
+    MEASURES,
+    MEASURES_FOR,
+    RELEASE_REASONS,
+)
 from handlers.base import HandlerContext
 from handlers.config import use
 from handlers.money import fmt, parse_amount

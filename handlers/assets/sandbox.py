@@ -124,7 +124,7 @@ class SandboxAssets:
     @staticmethod
     def _move_up(rec: Records, asset_id: str, released_rank: int, day: date) -> str | None:
         """Measures queued behind a released one move up; the first takes effect at once (J7 Art 26)."""
-        owner, item = sandbox_data.asset(asset_id)
+        _owner, item = sandbox_data.asset(asset_id) or (None, {})
         queued = [m for m in rec.find("measure", asset_id=asset_id)
                   if m["status"] == "queued" and m["rank"] > released_rank]
         for m in queued:

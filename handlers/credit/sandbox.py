@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from typing import Any
 
 from handlers.base import HandlerContext
 from handlers.party_id import PartyId
@@ -26,9 +27,10 @@ class SandboxCredit:
     def restrict(self, ctx, party: PartyId, name: str, legal_representative: str | None) -> dict:
         def act(rec: Records) -> dict:
             self._no_duplicate(rec, "restriction", party.value, case_ref(ctx))
-            order = {"order_id": _id("XF", ctx), "debtor_id": party.value, "name": name, "case": case_ref(ctx),
-                     "legal_representative": legal_representative, "status": "in_force",
-                     "issued_on": today(ctx.now).isoformat()}
+            order: dict[str, Any] = {
+                "order_id": _id("XF", ctx), "debtor_id": party.value, "name": name, "case": case_ref(ctx),
+                "legal_representative": legal_representative, "status": "in_force",
+                "issued_on": today(ctx.now).isoformat()}
             return rec.put("restriction", order["order_id"], order)
         return self.store.once(ctx, "restrict", {"party": party.value, "name": name, "rep": legal_representative}, act)
 
@@ -42,9 +44,10 @@ class SandboxCredit:
     def blacklist(self, ctx, party: PartyId, name: str, ground: int, expires_on: date | None) -> dict:
         def act(rec: Records) -> dict:
             self._no_duplicate(rec, "listing", party.value, case_ref(ctx))
-            listing = {"listing_id": _id("SX", ctx), "debtor_id": party.value, "name": name, "case": case_ref(ctx),
-                       "ground": ground, "status": "listed", "listed_on": today(ctx.now).isoformat(),
-                       "expires_on": expires_on.isoformat() if expires_on else None}
+            listing: dict[str, Any] = {
+                "listing_id": _id("SX", ctx), "debtor_id": party.value, "name": name, "case": case_ref(ctx),
+                "ground": ground, "status": "listed", "listed_on": today(ctx.now).isoformat(),
+                "expires_on": expires_on.isoformat() if expires_on else None}
             return rec.put("listing", listing["listing_id"], listing)
         params = {"party": party.value, "name": name, "ground": ground, "expires": expires_on}
         return self.store.once(ctx, "blacklist", params, act)

@@ -27,7 +27,7 @@ def normalize(data: bytes) -> bytes:
 
 def render(template: Path, context: dict) -> bytes:
     """Fill ``template`` with ``context`` (Jinja, autoescaped so '&' or '<' in a name cannot break the XML)."""
-    from docxtpl import DocxTemplate   # imported here: only document.generate needs docxtpl
+    from docxtpl import DocxTemplate  # imported here: only document.generate needs docxtpl
 
     doc = DocxTemplate(str(template))
     doc.render(context, autoescape=True)

@@ -33,7 +33,7 @@ def online_inquiry(ctx: HandlerContext, asset_id: str) -> dict:
     with use("valuation") as system:
         answer = system.online_inquiry(ctx, asset_id)
     results = [{**r, "platform_cn": PLATFORMS.get(r["platform"], r["platform"])} for r in answer["results"]]
-    average = sum(Decimal(r["price"]) for r in results) / len(results)
+    average = sum((Decimal(r["price"]) for r in results), Decimal(0)) / len(results)
     return {"inquiry_id": answer["inquiry_id"], "asset_id": asset_id, "method": "online_inquiry",
             "method_cn": "网络询价", "results": results, "reference_price": fmt(average), **_dates(ctx, 3)}
 

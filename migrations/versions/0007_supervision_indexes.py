@@ -2,7 +2,7 @@
 of an officer, part of a case number)
 
 ``ix_instances_term_due_on`` and ``ix_instances_owner`` index expressions over the JSON ``fields``;
-``engine/supervision.py`` (``CaseField``) writes the same expressions in its queries, which is what lets the
+``engine/workspaces/supervision.py`` (``CaseField``) writes the same expressions in its queries, which is what lets the
 database use them.
 
 Revision ID: 0007
@@ -10,13 +10,12 @@ Revises: 0006
 """
 from alembic import op
 
-
 revision = '0007'
 down_revision = '0006'
 branch_labels = None
 depends_on = None
 
-# case fields the supervisors filter on, as expressions over the JSON ``fields`` (engine.supervision.CaseField)
+# case fields the supervisors filter on, as expressions over the JSON ``fields`` (engine.workspaces.supervision.CaseField)
 CASE_FIELD = {
     "sqlite": "json_extract(fields, '$.{name}')",
     "postgresql": "(fields ->> '{name}')",

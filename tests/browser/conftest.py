@@ -14,9 +14,9 @@ import pytest
 from werkzeug.serving import make_server
 
 from engine import Engine
-from engine.scheduler import start_background
+from engine.background.scheduler import start_background
+from tools.demo import load_demo
 from web import create_app
-from web.demo import load_demo
 
 CHROMIUM = os.environ.get("ZHIXING_CHROMIUM", "/usr/bin/chromium")
 # headless on a machine with no internet: keep chromium from calling home (see the env notes)

@@ -12,7 +12,7 @@ from journey import login, screenshot
 
 SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
 PROCEDURE = "enforcement_case"
-# demo cases (web/demo_cases/10_filing_and_start.yaml): 执3 waits for the enforcement officer and can move to the
+# demo cases (tools/demo_cases/10_filing_and_start.yaml): 执3 waits for the enforcement officer and can move to the
 # new version; 执1 waits at the filing check, whose form the journey narrows, so it cannot
 MOVABLE_CASE = "（2026）川0104执3号"
 BLOCKED_CASE = "（2026）川0104执1号"
@@ -84,7 +84,7 @@ def test_designer_edits_validates_fixes_deploys_and_migrates(page, live_server):
     assert blocked.locator("input[type=checkbox]").is_disabled()
     screenshot(page, "designer-migration-preview")
 
-    for i in range(preview.locator("input[type=checkbox]:checked").count()):
+    for _ in range(preview.locator("input[type=checkbox]:checked").count()):
         preview.locator("input[type=checkbox]:checked").first.uncheck()
     movable.locator("input[type=checkbox]").check()
     page.get_by_test_id("migrate").click()

@@ -3,7 +3,7 @@ with a field error, fixes it and completes the task; the task leaves the list an
 its execution log, with the document the next step generated.
 
 The task is 补充执行措施 of a 终本 case (bpmn/no_asset_exit.bpmn) started here through the engine: the demo cases
-of ``web/demo.py`` give chengban no task with a form.
+of ``tools/demo.py`` give chengban no task with a form.
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from datetime import timedelta
 
 from playwright.sync_api import expect
 
-from engine.legal_time import COURT_TZ
+from engine.legaltime.periods import COURT_TZ
+
 from journey import login, screenshot
 
 CASE = "（2026）川0104执900号"

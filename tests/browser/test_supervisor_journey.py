@@ -3,15 +3,16 @@ retries an incident, and looks at the dashboard and the heatmap."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from journey import login, screenshot
 from playwright.sync_api import expect
 
 from engine.store.tables import human_tasks
+from tools.demo import COURT
+
+from journey import login, screenshot
 from testpaths import TESTS
-from web.demo import COURT
 
 JOURNEY_BPMN = TESTS / "bpmn" / "supervision_journey"
 OVERDUE_CASE = "（2026）川0104执9901号"
@@ -29,7 +30,7 @@ def cases(live_server):
     # time into the past, as if the clerk had left it for ten days
     with engine.db.begin() as conn:
         conn.execute(human_tasks.update().where(human_tasks.c.instance_id == overdue.id)
-                     .values(due_at=datetime.now(timezone.utc) - timedelta(days=10)))
+                     .values(due_at=datetime.now(UTC) - timedelta(days=10)))
     # a debtor name of blanks: the notice service refuses it, and the case stops there as an incident
     failing = engine.start("watched_case", FAILING_CASE, COURT, {"debtor": "  "}, actor="lian")
     [task] = engine.tasks(instance_id=failing.id)
@@ -62,6 +63,12 @@ def test_supervisor_filters_overdue_cases_sees_the_token_and_retries_an_incident
     expect(page.locator("#diagram[data-ready='1']")).to_be_visible()
     token = page.locator(".djs-element.zx-token[data-element-id='check']")
     expect(token).to_have_count(1)
+    frame = page.locator("#diagram").bounding_box()
+    assert _inside(token.bounding_box(), frame), "the view opens on the case's current node"
+    expect(page.locator(".djs-element[data-element-id='lane_officer']")).to_contain_text("执行实施团队")
+    page.get_by_test_id("diagram-fit").click()
+    page.get_by_test_id("diagram-current").click()
+    assert _inside(token.bounding_box(), frame)
     expect(page.locator(".djs-element.zx-done[data-element-id='filed']")).to_have_count(1)
     expect(page.get_by_test_id("audit-status")).to_contain_text("校验通过")
     screenshot(page, "supervise-instance")
@@ -74,6 +81,11 @@ def test_supervisor_filters_overdue_cases_sees_the_token_and_retries_an_incident
     page.get_by_test_id("incident").get_by_test_id("retry").click()
     expect(page.locator(".flash")).to_contain_text("已重新排队")
     expect(page.get_by_test_id("event-log")).to_contain_text("incident_retried")
+
+
+def _inside(box, frame) -> bool:
+    return (box["x"] >= frame["x"] and box["y"] >= frame["y"] and box["x"] + box["width"] <= frame["x"] + frame["width"]
+            and box["y"] + box["height"] <= frame["y"] + frame["height"])
 
 
 def test_heatmap_shows_cases_waiting_at_each_node(page, cases):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from engine import bench
+from tools import bench
 
 
 def test_quick_bench_returns_every_figure():

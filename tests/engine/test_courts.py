@@ -1,13 +1,14 @@
 """Courts, settings and case numbers (案号)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from testpaths import ENGINE_BPMN
 from engine import InvalidInput
-from engine.courts import format_case_number, parse_case_number
+from engine.court.courts import format_case_number, parse_case_number
+
+from testpaths import ENGINE_BPMN
 
 OBJECTION_WITH_NUMBERS = (ENGINE_BPMN / "objection.bpmn").read_bytes().replace(
     b'<bpmn:process id="objection" name="Engine test objection" isExecutable="true">',
@@ -43,7 +44,7 @@ def test_message_started_review_gets_its_own_number_per_court_and_year(engine, c
     engine.add_court("川0104", "成都市锦江区人民法院", "basic", settings={"fast_track_threshold": 80000})
     first = engine.correlate("objection_filed", "（2026）川0104执5号", {"main_case": "x"}, court="川0104")
     second = engine.correlate("objection_filed", "（2026）川0104执6号", {"main_case": "y"}, court="川0104")
-    clock.set(datetime(2027, 1, 4, 2, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2027, 1, 4, 2, 0, tzinfo=UTC))
     third = engine.correlate("objection_filed", "（2026）川0104执7号", {"main_case": "z"}, court="川0104")
     numbers = [engine.instance(r.instance_ids[0]).case_no for r in (first, second, third)]
     assert numbers == ["（2026）川0104执异1号", "（2026）川0104执异2号", "（2027）川0104执异1号"]
@@ -58,7 +59,7 @@ def test_a_process_without_case_type_needs_a_number(deployed):
 
 
 def test_validation_names_a_bad_case_type():
-    from engine.validation import validate_files
+    from engine.definitions.validation import validate_files
     bad = OBJECTION_WITH_NUMBERS.replace("执异".encode(), "执行异议".encode())
     [problem] = validate_files({"objection.bpmn": bad})
     assert str(problem).startswith("objection.bpmn:7: objection: caseType '执行异议' is not a case type code")

@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from engine import Engine
-from engine.scheduler import _tick
+from engine.background.scheduler import _tick
+from web import create_app
+
 from support.tcp_proxy import TcpProxy
 from testpaths import ENGINE_BPMN
-from web import create_app
 
 
 @pytest.fixture

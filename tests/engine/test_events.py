@@ -74,7 +74,7 @@ def test_message_keyed_by_debtor_reaches_every_case_of_that_debtor(watch):
 
 
 def test_a_message_key_declared_in_any_file_of_the_set_counts():
-    from engine.definitions import _message_keys
+    from engine.definitions.parser import _message_keys
     keyed = (EVENTS_BPMN / "debtor_watch.bpmn").read_bytes()
     plain = b'<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">' \
             b'<bpmn:message id="m" name="debtor_alert"/></bpmn:definitions>'

@@ -11,9 +11,8 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-import engine.expressions as ex
-from engine.expressions import (ExpressionError, SafeEnvironment, UnsafeExpression, check, evaluate,
-                                execute)
+import engine.kernel.expressions as ex
+from engine.kernel.expressions import ExpressionError, SafeEnvironment, UnsafeExpression, check, evaluate, execute
 
 DATA = {"amount": 150_000, "mediated": True, "name": " Zhang San ", "items": [3, 1, 2],
         "case": {"no": "(2024)京0105执123号", "party": {"name": "A", "role": "debtor"}, "tags": ["x"]},

@@ -4,13 +4,22 @@ Holiday facts below were checked against chinese_calendar 1.11 (and are asserted
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import chinese_calendar
 import pytest
 
-from engine.legal_time import (COURT_TZ, Deadline, HolidayCalendar, Period, deadline, deadline_from_date,
-                               package_rows, package_years, parse_period)
+from engine.legaltime.periods import (
+    COURT_TZ,
+    Deadline,
+    HolidayCalendar,
+    Period,
+    deadline,
+    deadline_from_date,
+    package_rows,
+    package_years,
+    parse_period,
+)
 
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
 
@@ -26,7 +35,7 @@ def local(*args) -> datetime:
 
 def midnight_after(d: date) -> datetime:
     """24:00 local of ``d`` as UTC: the moment a period whose last day is ``d`` expires."""
-    return datetime(d.year, d.month, d.day, tzinfo=COURT_TZ).astimezone(timezone.utc) + timedelta(days=1)
+    return datetime(d.year, d.month, d.day, tzinfo=COURT_TZ).astimezone(UTC) + timedelta(days=1)
 
 
 # --- the package facts the tests rely on ---------------------------------------------------------------------
@@ -68,12 +77,12 @@ def test_start_day_not_counted():
     # so the period expires at 24:00 Thu = 2026-03-06 00:00 local = 2026-03-05 16:00 UTC.
     result = deadline(local(2026, 3, 2, 10), "P3D", HolidayCalendar.from_package())
     assert date(2026, 3, 2).weekday() == MON and date(2026, 3, 5).weekday() == THU
-    assert result == Deadline(datetime(2026, 3, 5, 16, tzinfo=timezone.utc), date(2026, 3, 5), False)
+    assert result == Deadline(datetime(2026, 3, 5, 16, tzinfo=UTC), date(2026, 3, 5), False)
 
 
 def test_start_day_is_the_court_local_date(cal):
     # 2026-03-02 17:00 UTC is already 2026-03-03 01:00 in Beijing: the start day is Tue 3/3, so +3 days = Fri 3/6.
-    result = deadline(datetime(2026, 3, 2, 17, tzinfo=timezone.utc), "P3D", cal)
+    result = deadline(datetime(2026, 3, 2, 17, tzinfo=UTC), "P3D", cal)
     assert result.last_day == date(2026, 3, 6)
 
 
@@ -81,7 +90,7 @@ def test_ten_days_ending_in_2025_national_day_roll_to_first_working_day(cal):
     # Mon 9/22 + 10 days = Thu 10/2, inside the Oct 1-8 holiday; the first working day after is Thu 10/9.
     result = deadline_from_date(date(2025, 9, 22), "P10D", cal)
     assert result.last_day == date(2025, 10, 9) and date(2025, 10, 9).weekday() == THU
-    assert result.due == datetime(2025, 10, 9, 16, tzinfo=timezone.utc)  # 10/10 00:00 local
+    assert result.due == datetime(2025, 10, 9, 16, tzinfo=UTC)  # 10/10 00:00 local
     assert result.provisional is False
 
 
@@ -129,7 +138,7 @@ def test_month_and_year_periods(cal, start, period, last_day, provisional):
 def test_hour_periods_ignore_holidays(cal):
     # 24 hours from 2025-09-30 12:00 local ends 10/1 12:00 local, in the holiday: no roll, no last day.
     result = deadline(local(2025, 9, 30, 12), "PT24H", cal)
-    assert result == Deadline(local(2025, 10, 1, 12).astimezone(timezone.utc), None, False)
+    assert result == Deadline(local(2025, 10, 1, 12).astimezone(UTC), None, False)
     assert deadline(local(2025, 9, 30, 23, 50), "PT30M", cal).due == local(2025, 10, 1, 0, 20)
     with pytest.raises(ValueError, match="from a moment"):
         deadline_from_date(date(2025, 9, 30), "PT24H", cal)

@@ -12,16 +12,16 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from engine import bench
 from engine.errors import InvalidInput
-from engine.legal_time import COURT_TZ
+from engine.legaltime.periods import COURT_TZ
 from engine.store.tables import definitions
+from tools import bench
 
 METRICS_BPMN = Path(__file__).parents[1] / "bpmn" / "metrics"
 PROCESS = "metrics_case"

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from engine import StateError
+
 from testpaths import ENGINE_BPMN
 
 BIG = {"debtor": "乙公司", "amount": 250000}
@@ -122,7 +123,7 @@ def test_an_open_form_that_changed_incompatibly_is_refused_a_compatible_one_move
 
 
 def test_a_case_whose_history_passed_a_removed_element_cannot_move(deployed):
-    instance_id = at_decide(deployed)      # passed notify
+    at_decide(deployed)      # passed notify
     deployed.deploy(edited(case_flow_bpmn=[
         ('<bpmn:sequenceFlow id="f2" sourceRef="register" targetRef="notify"/>',
          '<bpmn:sequenceFlow id="f2" sourceRef="register" targetRef="compute"/>'),

@@ -1,15 +1,16 @@
 """The engine end to end on real databases: deploy, start, tasks, service jobs, timers, messages, audit."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import sqlalchemy as sa
 
-from testpaths import ENGINE_BPMN
 from engine import ConcurrentModification, Forbidden, InvalidInput, NotFound, StateError
 from engine.commands.tasks import CompleteTask
 from engine.store.tables import events
+
+from testpaths import ENGINE_BPMN
 
 
 def files(**changes):
@@ -263,8 +264,8 @@ def test_audit_chain_detects_deleted_last_event(deployed):
 
 
 def test_provisional_deadlines_are_recomputed_when_the_year_arrives(deployed, clock):
-    from datetime import date, datetime, timezone
-    clock.set(datetime(2031, 9, 29, 1, 0, tzinfo=timezone.utc))      # Monday 2031-09-29 09:00 Beijing
+    from datetime import date, datetime
+    clock.set(datetime(2031, 9, 29, 1, 0, tzinfo=UTC))      # Monday 2031-09-29 09:00 Beijing
     view = start_big_case(deployed, "C-2031")
     [timer] = deployed.job_list(kind="timer", instance_id=view.id)
     # no 2031 holiday data: weekends only; P10D ends Thursday 10-09
@@ -301,7 +302,8 @@ def test_two_officers_completing_at_the_same_moment(deployed, db_url, monkeypatc
     if not db_url.startswith("postgresql"):
         pytest.skip("SQLite serializes writers (BEGIN IMMEDIATE); test_stale_writer_gets_a_conflict covers it")
     import threading
-    from engine.unit_of_work import UnitOfWork
+
+    from engine.kernel.unit_of_work import UnitOfWork
 
     view = start_big_case(deployed)
     decide = only_task(deployed, view.id, "decide")

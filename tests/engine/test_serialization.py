@@ -6,9 +6,10 @@ import zlib
 
 from SpiffWorkflow.util.task import TaskState
 
+from engine.definitions.parser import parse
+from engine.kernel import serialization
+
 from testpaths import ENGINE_BPMN
-from engine import serialization
-from engine.definitions import parse
 
 PROCEDURES = ENGINE_BPMN.parents[2] / "bpmn"
 
@@ -43,7 +44,7 @@ def test_cached_encoding_is_plain_json_and_round_trips(engine):
 def test_specs_that_running_never_changes_are_shared_the_others_copied():
     """SpiffWorkflow changes a spec only when an event subprocess is first triggered or a loop first runs: the
     processes without those share one set of spec objects; the others get a copy per instance."""
-    import handlers.builtin, handlers.enforcement  # noqa: F401,E401  (the operators the procedures call)
+    import handlers.builtin  # noqa: F401,E401  (the operators the procedures call)
     from handlers import REGISTRY
     files = {path.name: path.read_bytes() for path in PROCEDURES.iterdir() if path.is_file()}
     parsed = {p.process_id: p.spec_json for p in parse(files, registry=REGISTRY)}
@@ -58,8 +59,8 @@ def test_sharing_a_spec_that_running_changes_would_be_caught(monkeypatch):
     """A triggered event subprocess changes its spec: such a process is copied per instance, and the check the
     scenario tests run after each scenario (``changed_shared_specs``) names it if it were shared."""
     from SpiffWorkflow.bpmn import BpmnEvent
-    from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
     from SpiffWorkflow.spiff.parser import SpiffBpmnParser
+    from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
     parser = SpiffBpmnParser()
     parser.add_bpmn_file(str(ENGINE_BPMN.parent / "spec_sharing" / "objection_subprocess.bpmn"))
     text = serialization.spec_json(parser.get_spec("objection_subprocess"),

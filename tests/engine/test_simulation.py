@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import serialization
-from engine.simulation import ScenarioResult, parse_duration, parse_moment, run_scenario, run_scenario_file
+from engine.kernel import serialization
+from tools.scenarios import ScenarioResult, parse_duration, parse_moment, run_scenario, run_scenario_file
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 PASSING = sorted((SCENARIOS / "engine").glob("*.yaml")) + sorted((SCENARIOS / "procedures").glob("*.yaml"))
@@ -27,7 +27,7 @@ steps:
 @pytest.fixture(autouse=True)
 def shared_specs_stay_as_restored():
     """Instances share the spec objects of a process only while running them changes nothing in them
-    (``engine.serialization``): after each scenario, every shared spec still pickles as it did when restored."""
+    (``engine.kernel.serialization``): after each scenario, every shared spec still pickles as it did when restored."""
     yield
     assert serialization.changed_shared_specs() == []
 

@@ -1,5 +1,5 @@
-"""A sweep fires the due timers of many cases in one transaction (``engine.worker.TIMER_BATCH``), their writes
-run together; the outcome is the one firing them one by one gives, and a failure in the batch costs only a re-run
+"""A sweep fires the due timers of many cases in one transaction (``engine.background.worker.TIMER_BATCH``),
+their writes run together; the outcome is the one firing them one by one gives, and a failure in the batch costs only a re-run
 of its jobs one by one."""
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from engine import Engine
-from engine import worker as worker_module
+from engine.background import worker as worker_module
+from engine.kernel.unit_of_work import UnitOfWork
 from engine.store.tables import instances, jobs
-from engine.unit_of_work import UnitOfWork
 from handlers.base import Retryable
 from handlers.registry import HandlerSpec, Registry
-from test_local_services import Calls      # records the idempotency keys asked, fails while told to
+
+from test_local_services import Calls  # records the idempotency keys asked, fails while told to
 
 DIAGRAM = Path(__file__).parents[1] / "bpmn" / "workers" / "wait_then_notify.bpmn"
 CASES = 5

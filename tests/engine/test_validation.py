@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import expressions
-from engine.legal_time import parse_period
-from engine.roles import ROLES
-from engine.validation import Problem, validate_files, validate_paths
+from engine.court.roles import ROLES
+from engine.definitions.validation import Problem, validate_files, validate_paths
+from engine.kernel import expressions
+from engine.legaltime.periods import parse_period
 from handlers.registry import HandlerSpec, Registry
 
 BPMN_DIR = Path(__file__).parents[1] / "bpmn"

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -37,7 +37,7 @@ def store(db_url, tmp_path):
 def start_cases(engine, count: int, process: str = "wait_then_notify") -> None:
     """Cases whose timers all fall due together, after the last one started (a timer already due when its case
     starts fires inline, and no worker would have to take it)."""
-    wake_at = (datetime.now(timezone.utc) + timedelta(seconds=2 + 0.03 * count)).isoformat()
+    wake_at = (datetime.now(UTC) + timedelta(seconds=2 + 0.03 * count)).isoformat()
     for n in range(count):
         engine.start(process, f"W-{n}", "J0104", {"wake_at": wake_at})
     assert len(engine.job_list(kind="timer")) == count, "cases started too slowly: their timers were already due"

@@ -13,7 +13,9 @@ import handlers.enforcement  # noqa: F401  (registers the enforcement handlers)
 from handlers import REGISTRY
 from handlers.base import BusinessRejection, HandlerContext
 from handlers.config import ADAPTERS, env_name
+
 from handler_testdata import CASE, NOW
+
 
 @pytest.fixture(autouse=True)
 def sandbox_env(tmp_path, monkeypatch):

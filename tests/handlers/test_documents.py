@@ -9,10 +9,11 @@ from pathlib import Path
 import docx
 import pytest
 
-from handler_testdata import CASE, CHEN, RONGHUI, WANG
 from handlers.documents.catalogue import DOC_TYPES, template_path
 from handlers.documents.make_templates import build
 from handlers.documents.render import normalize
+
+from handler_testdata import CASE, CHEN, RONGHUI, WANG
 
 BASIS = "（2025）川0104民初456号民事判决书"
 APPLICANT = "成都某银行股份有限公司"

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from engine import DefinitionInvalid, Engine, VirtualClock
-from handler_testdata import NOW, WANG
 from handlers import REGISTRY
+
+from handler_testdata import NOW, WANG
 
 DIAGRAM = Path(__file__).parent / "bpmn" / "money_flow.bpmn"
 

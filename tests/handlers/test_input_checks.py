@@ -1,7 +1,7 @@
 """The shared checks: money, ID numbers and credit codes, dates; and that the demo data is valid."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -58,7 +58,7 @@ def test_demo_debtors_have_valid_ids_and_unique_assets():
 
 
 def test_dates():
-    assert stamp(datetime(2026, 3, 2, 1, 0, tzinfo=timezone.utc)) == "2026-03-02T09:00:00+08:00"
+    assert stamp(datetime(2026, 3, 2, 1, 0, tzinfo=UTC)) == "2026-03-02T09:00:00+08:00"
     assert stamp(datetime(2026, 3, 2, 1, 0)) == "2026-03-02T09:00:00+08:00"        # naive = UTC
     assert term_end(date(2026, 3, 2), 12) == date(2027, 3, 1)
     assert term_end(date(2027, 8, 31), 6) == date(2028, 2, 28)                      # clamped to February

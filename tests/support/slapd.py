@@ -96,7 +96,7 @@ class Slapd:
             + "access to * by users read by anonymous auth by * none\n")
         return conf
 
-    def start(self) -> "Slapd":
+    def start(self) -> Slapd:
         conf = self._config()
         (self.folder / "data.ldif").write_text(self.ldif, encoding="utf-8")
         subprocess.run([SLAPADD, "-q", "-f", str(conf), "-l", str(self.folder / "data.ldif")], check=True,

@@ -14,9 +14,10 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.security import generate_password_hash
 
-from testpaths import ENGINE_BPMN
 from web import create_app
 from web.api.openapi import DOCUMENT
+
+from testpaths import ENGINE_BPMN
 
 CASE = "（2026）川0104执7号"
 REGISTRY = Registry().with_resource("urn:api", Resource.from_contents(DOCUMENT, default_specification=DRAFT202012))
@@ -131,6 +132,7 @@ def test_revoked_expired_and_deactivated_tokens_stop_working(api, engine, token,
 
 def test_only_the_hash_of_a_token_is_stored(engine, token):
     import sqlalchemy as sa
+
     from engine.store.tables import api_tokens
     secret = token("officer")
     stored = engine.executor.read(lambda conn: conn.execute(sa.select(api_tokens)).one())

@@ -11,10 +11,11 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 from werkzeug.security import generate_password_hash
 
-from engine.roles import ROLES
-from testpaths import ENGINE_BPMN
+from engine.court.roles import ROLES
 from web import create_app
 from web.api.openapi import DOCUMENT
+
+from testpaths import ENGINE_BPMN
 
 EXAMPLES = 12            # per operation and generation mode: the whole file stays well under a minute
 CASE = "（2026）川0104执7号"

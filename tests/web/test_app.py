@@ -6,8 +6,9 @@ import re
 import pytest
 from werkzeug.security import generate_password_hash
 
-from testpaths import ENGINE_BPMN
 from web import create_app
+
+from testpaths import ENGINE_BPMN
 
 
 @pytest.fixture
@@ -46,3 +47,35 @@ def test_wrong_password_then_login_shows_my_tasks(client):
 def test_unknown_page_is_a_page_not_a_trace(client):
     response = client.get("/nowhere")
     assert response.status_code == 404 and "Traceback" not in response.get_data(as_text=True)
+
+
+def test_a_read_only_install_without_compiled_catalogues_still_starts_in_english(engine, tmp_path, monkeypatch):
+    """The .mo files are made at install time; an app that finds none and cannot write compiles its own copy."""
+    import shutil
+
+    from web import i18n
+
+    root = tmp_path / "i18n"
+    shutil.copytree(i18n.ROOT, root, ignore=shutil.ignore_patterns("*.mo"))
+    compile_for_real = i18n.compile_catalogues
+
+    def read_only_in_place(source=root, target=None):
+        if target is None:
+            raise PermissionError(f"{source}: read-only file system")
+        compile_for_real(source, target)
+
+    monkeypatch.setattr(i18n, "ROOT", root)
+    monkeypatch.setattr(i18n, "compile_catalogues", read_only_in_place)
+    app = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test"})
+    assert i18n.stale_catalogues(root) and not list(root.rglob("*.mo"))     # nothing written into the install
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["lang"] = "en"
+    page = client.get("/login").get_data(as_text=True)
+    assert "User name" in page and "用户名" not in page
+
+
+def test_the_favicon_is_served_to_anyone(client):
+    """Browsers ask for /favicon.ico on every page; it was a 404 in every server log."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml" and b"<svg" in response.data

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from engine import Engine
-from web.demo import CASES_DIR, USERS, load_demo
+from tools.demo import CASES_DIR, USERS, load_demo
 
 
 @pytest.fixture
@@ -34,6 +34,7 @@ def _loaded(engine):
     import zlib
 
     import sqlalchemy as sa
+
     from engine.store.tables import definitions, instances
     with engine.db.begin() as conn:
         deployed = set(conn.execute(sa.select(definitions.c.process_id)).scalars())
@@ -63,8 +64,8 @@ def _pages_name_the_stages(engine):
     """Officers and supervisors read the stage names (财产查控), not the codes the diagrams keep (control)."""
     import re
 
+    from tools.demo import DEMO_PASSWORD
     from web import create_app
-    from web.demo import DEMO_PASSWORD
     client = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test"}).test_client()
 
     def login(username):

@@ -6,8 +6,10 @@ import re
 import pytest
 from werkzeug.security import generate_password_hash
 
-from testpaths import ENGINE_BPMN
+from tools.scenarios import simulate_draft
 from web import create_app
+
+from testpaths import ENGINE_BPMN
 
 CASE = "（2026）川0104执7号"
 PASSWORD = generate_password_hash("pw")
@@ -177,7 +179,7 @@ def test_a_scenario_that_runs_too_long_is_stopped(app, engine):
     draft_id = engine.design.create_draft("case_flow", 1, "sheji")
     files = engine.design.draft(draft_id).files
     looping = SCENARIO.replace("  - expect: {status: completed}", "\n".join(["  - note: tick"] * 50))
-    run = engine.design.simulate(files, looping, seconds=0.0)
+    run = simulate_draft(files, looping, seconds=0.0)
     assert run.timed_out and not run.ok and "stopped after" in run.summary
 
 

@@ -18,9 +18,10 @@ import sqlalchemy as sa
 from werkzeug.security import generate_password_hash
 
 from engine.court.directory import DirectoryConfigError, load_mapping, settings_from
-from engine.store.tables import users
-from support import slapd as ldap
+from engine.store.tables import office_events, users
 from web import create_app
+
+from support import slapd as ldap
 
 pytestmark = pytest.mark.skipif(ldap.missing() is not None, reason=ldap.missing() or "")
 
@@ -146,6 +147,12 @@ def test_a_directory_user_signs_in_and_gets_the_roles_of_their_groups(app, engin
     assert row.display_name == "张三（执行局）" and row.password_hash is None and row.active   # displayName
     assert client.get("/").status_code == 200                              # an officer's task list
     assert "+J0104:implementation_officer" in caplog.text                 # the login and its grants are logged
+    logged = engine.executor.read(lambda conn: conn.execute(
+        sa.select(office_events.c.actor, office_events.c.subject, office_events.c.data)
+        .where(office_events.c.action == "account.directory_login")).all())
+    assert [(r.actor, r.subject, r.data["grants"]) for r in logged] == [
+        ("zhang.san", "zhang.san", ["J0104:implementation_officer", "J0104:panel_member"])]   # the office log
+    assert all(report.ok for report in engine.verify_audit())
 
     # roles in two courts: a DN key with spaces, a posixGroup by memberUid; cn is the name without displayName
     _client, response = login(app, "li.si", PASSWORDS["li.si"])
@@ -290,7 +297,7 @@ def test_english_messages(app, directory_server):
 
 def test_without_a_directory_url_there_is_no_directory_login(engine):
     app = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test", "LDAP": {}})
-    assert app.extensions["zhixing_directory"] is None
+    assert engine.directory is None
     assert login(app, "zhang.san", PASSWORDS["zhang.san"])[1].status_code == 401
 
 

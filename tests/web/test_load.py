@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from web.bench_load import run_load
+from tools.bench_load import run_load
 
 PG_URL = os.environ.get("ZHIXING_TEST_POSTGRES")
 

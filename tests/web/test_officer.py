@@ -9,8 +9,9 @@ import pytest
 from flask import url_for
 from werkzeug.security import generate_password_hash
 
-from testpaths import ENGINE_BPMN, TESTS
 from web import create_app
+
+from testpaths import ENGINE_BPMN, TESTS
 
 OFFICER_BPMN = TESTS / "bpmn" / "officer"
 COURT, OTHER = "J0104", "J9999"
@@ -404,7 +405,7 @@ def test_every_text_of_the_officer_pages_has_an_english_translation():
 
     root = TESTS.parent / "web"
     sources = [("python", root / name) for name in ("tasks.py", "cases.py", "task_form.py")] + \
-        [("jinja2.ext:babel_extract", root / "templates" / name)
+        [("jinja2.ext:babel_extract", root / "templates" / "officer" / name)
          for name in ("tasks.html", "task.html", "cases.html", "case.html", "case_facts.html")]
     texts = {text for method, path in sources
              for _line, text, _comments, _context in extract_from_file(method, str(path), keywords={"_": None,

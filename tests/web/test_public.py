@@ -10,10 +10,11 @@ import sqlalchemy as sa
 
 from engine import Engine
 from engine.errors import NotFound
-from engine.public import LOOKUPS_PER_MINUTE, TooManyLookups
 from engine.store.tables import public_codes
-from testpaths import TESTS
+from engine.workspaces.public import LOOKUPS_PER_MINUTE, TooManyLookups
 from web import create_app
+
+from testpaths import TESTS
 
 CASE = "（2026）川0104执9号"
 PRIVATE = ("王建国", "某银行", "86000", "民初", "工商银行", "协助冻结", "决定强制措施", "chengban", "李法官")

@@ -12,8 +12,9 @@ from datetime import date, timedelta
 import pytest
 from werkzeug.security import generate_password_hash
 
-from testpaths import TESTS
 from web import create_app
+
+from testpaths import TESTS
 
 SUPERVISED = TESTS / "bpmn" / "supervision"
 HIGH, COURT, OTHER = "川01", "川0104", "川0105"       # an intermediate court and two basic courts below it

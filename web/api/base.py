@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.errors import InvalidInput, ZhixingError
 from web.auth import courts_for, has_role
+from web.extension import engine
 from web.limits import check_text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -29,19 +30,27 @@ MAX_PER_PAGE = 200
 class ApiError(Exception):
     """An answer other than 2xx: ``{"error": {"code", "message", "fields"?}}``."""
 
-    def __init__(self, status: int, code: str, message: str, fields: dict | None = None):
+    def __init__(self, status: int, code: str, message: str, fields: dict | None = None,
+                 reason: str | None = None, params: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.fields = status, code, message, fields
+        self.reason, self.params = reason, params
 
 
-def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    body = {"code": code, "message": message}
+def error_body(code: str, message: str, fields: dict | None = None, reason: str | None = None,
+               params: dict | None = None) -> dict:
+    body: dict = {"code": code, "message": message}
+    if reason:
+        body["reason"] = reason
+    if params:
+        body["params"] = {name: str(value) for name, value in params.items()}
     if fields:
         body["fields"] = {name: str(text) for name, text in fields.items()}
     return {"error": body}
 
 
-# engine errors by class name → error code (the HTTP status comes from the error itself)
+# engine errors by class → the API's error category ``code`` (stable since v1); the engine's own machine code goes
+# out as ``reason`` with its ``params`` (the HTTP status comes from the error itself)
 ENGINE_CODES = {"NotFound": "not_found", "InvalidInput": "invalid", "DefinitionInvalid": "invalid_definition",
                 "Forbidden": "forbidden", "ConcurrentModification": "conflict", "StateError": "conflict",
                 "TooManyLookups": "rate_limited"}
@@ -49,7 +58,7 @@ ENGINE_CODES = {"NotFound": "not_found", "InvalidInput": "invalid", "DefinitionI
 
 @bp.errorhandler(ApiError)
 def api_error(exc: ApiError):
-    response = current_app.json.response(error_body(exc.code, exc.message, exc.fields))
+    response = current_app.json.response(error_body(exc.code, exc.message, exc.fields, exc.reason, exc.params))
     response.status_code = exc.status
     if exc.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="zhixing"'
@@ -62,11 +71,8 @@ def engine_error(exc: ZhixingError):
     if getattr(exc, "problems", None):
         fields = {f"problem {n}": str(p) for n, p in enumerate(exc.problems, 1)}
     code = next((ENGINE_CODES[c.__name__] for c in type(exc).__mro__ if c.__name__ in ENGINE_CODES), "bad_request")
-    return api_error(ApiError(exc.status, code, str(exc).splitlines()[0], fields))
+    return api_error(ApiError(exc.status, code, str(exc).splitlines()[0], fields, exc.code, exc.params))
 
-
-def engine():
-    return current_app.extensions["zhixing"]
 
 
 @bp.before_request

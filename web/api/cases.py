@@ -67,6 +67,6 @@ def read_case(case_no: str):
 
 
 def task_json(row) -> dict:
-    """An open task as the officers' lists show it (``engine.casework.TaskRow``)."""
+    """An open task as the officers' lists show it (``engine.workspaces.casework.TaskRow``)."""
     return pick(row, "task_id", "instance_id", "bpmn_id", "name", "role", "court", "case_no", "claimed_by",
                 "due_at", "due_provisional", "created_at", "overdue", "process_id", "process_name", "stage")

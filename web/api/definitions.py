@@ -6,7 +6,7 @@ import re
 
 from flask import current_app, g, request
 
-from engine.roles import ROLES
+from engine import ROLES
 from web.api.base import ApiError, bp, engine, pick, require
 
 FILE_NAME = re.compile(r"^[\w\u4e00-\u9fff.-]{1,200}\.(bpmn|dmn|json)$")

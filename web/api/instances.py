@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import request
 
+from engine import SupervisionFilters as Filters
 from engine.errors import NotFound
-from engine.supervision import Filters
 from web.api.base import ApiError, bp, engine, not_found, page_of, paging, pick
 from web.api.cases import READERS, scope
 from web.api.incidents import JOB_FIELDS

@@ -5,7 +5,7 @@ from datetime import date
 
 from flask import request
 
-from engine.legal_time import COURT_TZ
+from engine import COURT_TZ
 from web.api.base import ApiError, bp, engine, require_in
 from web.api.incidents import SUPERVISORS
 

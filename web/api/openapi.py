@@ -64,6 +64,12 @@ SCHEMAS = {
                                      "invalid_definition, rate_limited, unavailable, internal"},
                             "message": {"type": "string", "description": "for a person: what went wrong and "
                                         "what to do"},
+                            "reason": {"type": "string", "description": "the engine's stable machine code, "
+                                       "e.g. task.claimed_by_other, task.not_open, task.role_missing, "
+                                       "sod.excluded, form.invalid, instance.conflict, step.failed, "
+                                       "definition.invalid (choose messages by it, never by the text)"},
+                            "params": {"type": "object", "additionalProperties": TEXT,
+                                       "description": "the values the reason refers to (e.g. claimed_by)"},
                             "fields": {"type": "object", "additionalProperties": TEXT,
                                        "description": "one message per field of the request"}}}),
     "Me": obj(username=TEXT, token_id=INT, grants=array(obj(court=TEXT, role=TEXT))),

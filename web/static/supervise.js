@@ -59,17 +59,37 @@
     (marks.badges || []).forEach(function (b) {
       if (has(registry, b.id)) { overlays.add(b.id, { position: { top: -14, right: 12 }, html: badge(b.text, b.kind) }); }
     });
-    focus(canvas, registry.get(failed.concat(active).filter(function (id) { return has(registry, id); })[0]));
+    var current = failed.concat(active).filter(function (id) { return has(registry, id); })
+      .map(function (id) { return registry.get(id); });
+    focus(canvas, current);
+    controls(canvas, current);
   }
 
-  // A wide diagram fitted to the page is too small to read: centre the case's current node at a readable scale
-  // (the mouse wheel zooms out again, dragging pans).
-  function focus(canvas, element) {
-    var box = canvas.viewbox(), scale = 0.9;
-    if (!element || box.scale >= 0.6) { return; }
-    var width = box.outer.width / scale, height = box.outer.height / scale;
-    canvas.viewbox({ x: element.x + element.width / 2 - width / 2, y: element.y + element.height / 2 - height / 2,
-                     width: width, height: height });
+  // Open on the case's current nodes: the box around all of them (and their badges), at a scale a person can
+  // read (at most 1:1, never smaller than 0.6 unless the nodes lie further apart than the screen holds).
+  function focus(canvas, elements) {
+    if (!elements.length) { canvas.zoom("fit-viewport", "auto"); return; }
+    var pad = 120, outer = canvas.viewbox().outer;
+    var x0 = Math.min.apply(null, elements.map(function (e) { return e.x; })) - pad,
+        y0 = Math.min.apply(null, elements.map(function (e) { return e.y; })) - pad,
+        x1 = Math.max.apply(null, elements.map(function (e) { return e.x + e.width; })) + pad,
+        y1 = Math.max.apply(null, elements.map(function (e) { return e.y + e.height; })) + pad;
+    var scale = Math.min(1, outer.width / (x1 - x0), outer.height / (y1 - y0));
+    scale = Math.max(scale, Math.min(0.6, outer.width / (x1 - x0)));
+    var width = outer.width / scale, height = outer.height / scale;
+    canvas.viewbox({ x: (x0 + x1) / 2 - width / 2, y: (y0 + y1) / 2 - height / 2, width: width, height: height });
+  }
+
+  // The buttons under the diagram: the whole procedure, or back to the case's current nodes.
+  function controls(canvas, current) {
+    document.querySelectorAll("[data-diagram-fit]").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { canvas.zoom("fit-viewport", "auto"); });
+    });
+    document.querySelectorAll("[data-diagram-current]").forEach(function (button) {
+      button.hidden = !current.length;
+      button.addEventListener("click", function () { focus(canvas, current); });
+    });
   }
 
   // Cases waiting now (a warmer fill, and a count) and the median time spent at each node. A timer on a task's

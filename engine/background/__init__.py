@@ -1,0 +1,1 @@
+"""The background: the worker that leases due jobs and the scheduler that ticks it."""

@@ -1,0 +1,1 @@
+"""Process definitions: parsing, validation, layout, version diffs and migration plans of diagrams."""

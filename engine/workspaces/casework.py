@@ -1,0 +1,552 @@
+"""The officers' read side: my tasks (我的待办), the task page, the case page and its search, plus form drafts.
+
+Lists are paginated in SQL and read only the projections (``human_tasks``, ``instances``), so they cost the same
+with 10 or 10,000 cases. Only the case page reads case data (the state of each instance of that one case); it
+recognises the handlers' results by their shape (an asset search has ``query_id`` and ``assets``, a control
+measure ``measure_id``, a receipt ``receipt_id``, a document ``path`` + ``sha256``, ...), whatever variable a
+diagram stored them in, so every procedure's case page shows its assets, money and documents without
+configuration.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from engine.commands.office import OfficeWrite
+from engine.commands.tasks import ReassignTask
+from engine.court.accounts import roles_of
+from engine.court.courts import CASE_NUMBER
+from engine.court.roles import TEAM_LEADER_ROLES
+from engine.errors import NotFound
+from engine.legaltime.periods import COURT_TZ
+from engine.store.queries import instance_data
+from engine.store.tables import definitions, events, human_tasks, instances, task_drafts, user_roles, users
+from engine.views import OpenPage, Page, TaskView
+
+# what the officers' pages show of a case: its queryable fields (``caseFields``) first, else its data
+FACTS = ("applicant_name", "debtor_name", "debtor_id", "debtor_kind", "amount", "basis", "owner", "track",
+         "filed_on", "recovered")
+ALIASES = {"applicant_name": ("applicant",), "debtor_name": ("debtor",)}
+EXPIRY_WARNING_DAYS = 30        # a control measure this close to its last day is marked (续行 before it lapses)
+TIMELINE_LIMIT = 1000
+
+
+def fact(values: dict, key: str):
+    """``values[key]`` or the first of its aliases (``debtor`` for ``debtor_name``) that is set."""
+    for name in (key, *ALIASES.get(key, ())):
+        if values.get(name) not in (None, ""):
+            return values[name]
+    return None
+
+
+# -- my tasks -----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TaskRow(TaskView):
+    """A task as the officers' list shows it: the task, when it came, whether it is late, and its case."""
+    created_at: datetime | None = None
+    overdue: bool = False
+    process_id: str = ""
+    process_name: str = ""
+    stage: str | None = None
+    fields: dict = field(default_factory=dict)
+
+    @property
+    def applicant(self):
+        return fact(self.fields, "applicant_name")
+
+    @property
+    def debtor(self):
+        return fact(self.fields, "debtor_name")
+
+
+_TASK_COLUMNS = (human_tasks, instances.c.process_id, instances.c.stage, instances.c.fields,
+                 definitions.c.name.label("process_name"))
+
+
+def _task_row(r, now: datetime) -> TaskRow:
+    return TaskRow(r.task_id, r.instance_id, r.bpmn_id, r.name, r.role, r.court, r.case_no, r.claimed_by, r.due_at,
+                   bool(r.due_provisional), r.created_at, r.due_at is not None and r.due_at < now, r.process_id,
+                   r.process_name, r.stage, r.fields or {})
+
+
+def _task_select():
+    return sa.select(*_TASK_COLUMNS).join(instances, instances.c.id == human_tasks.c.instance_id) \
+        .join(definitions, definitions.c.id == instances.c.definition_id)
+
+
+def task_list(conn, username: str, now: datetime, *, scope: str = "mine", role: str | None = None,
+              case_no: str | None = None, overdue: bool = False, claim: str | None = None, sort: str = "due",
+              page: int = 1, per_page: int = 50) -> Page:
+    """Open tasks of the user's roles in the user's courts (``scope="team"``: every open task of the courts where
+    the user is a team leader), filtered, sorted (``due``: soonest first; ``created``: newest first), one page."""
+    grants = roles_of(conn, username)
+    if scope == "team":
+        courts = sorted({c for c, r in grants if r in TEAM_LEADER_ROLES})
+        visible: sa.ColumnElement[bool] = human_tasks.c.court.in_(courts) if courts else sa.false()
+    else:
+        visible = sa.or_(*(sa.and_(human_tasks.c.court == c, human_tasks.c.role == r) for c, r in grants)) \
+            if grants else sa.false()
+    where: list = [visible]
+    if role:
+        where.append(human_tasks.c.role == role)
+    if case_no:
+        where.append(human_tasks.c.case_no.contains(case_no.strip(), autoescape=True))
+    if overdue:
+        where.append(human_tasks.c.due_at < now)
+    if claim == "mine":
+        where.append(human_tasks.c.claimed_by == username)
+    elif claim == "unclaimed":
+        where.append(human_tasks.c.claimed_by.is_(None))
+    order = (human_tasks.c.created_at.desc(), human_tasks.c.task_id) if sort == "created" else \
+        (human_tasks.c.due_at.is_(None), human_tasks.c.due_at, human_tasks.c.created_at, human_tasks.c.task_id)
+    page = max(1, page)
+    total = conn.execute(sa.select(sa.func.count()).select_from(human_tasks).where(*where)).scalar()
+    # the page is chosen on human_tasks alone, and only its rows are joined: joining first would read the
+    # instance row of every visible task before sorting
+    ids = sa.select(human_tasks.c.task_id).where(*where).order_by(*order).limit(per_page) \
+        .offset((page - 1) * per_page).subquery()
+    rows = conn.execute(_task_select().join(ids, ids.c.task_id == human_tasks.c.task_id).order_by(*order))
+    return Page(tuple(_task_row(r, now) for r in rows), total, page, per_page)
+
+
+def colleagues(conn, court: str, role: str) -> list[tuple[str, str]]:
+    """``(username, display name)`` of the active users holding ``role`` in ``court`` (whom a task may go to)."""
+    rows = conn.execute(sa.select(users.c.username, users.c.display_name)
+                        .join(user_roles, user_roles.c.user_id == users.c.id)
+                        .where(user_roles.c.court == court, user_roles.c.role == role, users.c.active.is_(True))
+                        .order_by(users.c.username))
+    return [(r.username, r.display_name) for r in rows]
+
+
+# -- the task page ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TaskDetail:
+    task: TaskRow
+    instance_status: str
+    form: dict | None            # JSON Schema of the task's form, if it has one
+    ui: dict | None              # its optional UI schema (ui:order, ui:widget, ui:help, ...)
+    instructions: str | None     # instructionsForEndUser
+    documentation: str | None    # the task's bpmn:documentation
+    facts: dict                  # FACTS of the case that are set (parties, amount, ...)
+
+
+def task_detail(conn, task_id: str, now: datetime) -> TaskDetail:
+    row = conn.execute(_task_select().add_columns(instances.c.status.label("instance_status"),
+                                                  definitions.c.meta, definitions.c.id.label("definition_id"))
+                       .where(human_tasks.c.task_id == task_id)).first()
+    if row is None:
+        raise NotFound(f"task {task_id} is not open (it was completed, cancelled, or never existed)")
+    meta = (row.meta or {}).get("user_tasks", {}).get(row.bpmn_id, {})
+    node = node_info(conn, row.definition_id).get(row.bpmn_id, {})
+    return TaskDetail(_task_row(row, now), row.instance_status, meta.get("form"), meta.get("ui"),
+                      meta.get("instructions"), node.get("documentation"),
+                      _facts([row.fields or {}, instance_data(conn, row.instance_id)]))
+
+
+def _facts(sources: list[dict]) -> dict:
+    """The FACTS set in the first source that has each (case fields before case data)."""
+    facts = {}
+    for values in sources:
+        for key in FACTS:
+            if key not in facts and fact(values, key) is not None:
+                facts[key] = fact(values, key)
+    return facts
+
+
+_NODES: dict = {}
+
+
+def node_info(conn, definition_id: int) -> dict[str, dict]:
+    """``bpmn_id`` → name and documentation of every node of a deployed version (for the timeline and the task
+    page). A version never changes, so it is parsed once per process, keyed by its content hash."""
+    content_hash = conn.execute(sa.select(definitions.c.content_hash)
+                                .where(definitions.c.id == definition_id)).scalar()
+    if content_hash not in _NODES:
+        text = conn.execute(sa.select(definitions.c.spec_json).where(definitions.c.id == definition_id)).scalar()
+        specs = json.loads(text or "{}")
+        nodes = {}
+        for spec in [specs.get("spec") or {}, *(specs.get("subprocess_specs") or {}).values()]:
+            for task_spec in (spec.get("task_specs") or {}).values():
+                if task_spec.get("bpmn_id"):
+                    nodes[task_spec["bpmn_id"]] = {"name": task_spec.get("bpmn_name") or task_spec["bpmn_id"],
+                                                   "documentation": task_spec.get("documentation")}
+        _NODES[content_hash] = nodes
+    return _NODES[content_hash]
+
+
+# -- drafts -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Draft:
+    values: dict
+    saved_at: datetime
+
+
+def load_draft(conn, task_id: str, username: str) -> Draft | None:
+    row = conn.execute(sa.select(task_drafts.c.data, task_drafts.c.saved_at)
+                       .where(task_drafts.c.task_id == task_id, task_drafts.c.username == username)).first()
+    return Draft(row.data, row.saved_at) if row else None
+
+
+def save_draft(conn, task_id: str, username: str, values: dict, now: datetime) -> Draft:
+    """Keep what the user typed, as typed (it need not be valid yet)."""
+    open_task = conn.execute(sa.select(human_tasks.c.task_id).where(human_tasks.c.task_id == task_id)).first()
+    if open_task is None:
+        raise NotFound(f"task {task_id} is not open; its draft cannot be saved")
+    conn.execute(task_drafts.delete().where(task_drafts.c.task_id == task_id, task_drafts.c.username == username))
+    conn.execute(task_drafts.insert().values(task_id=task_id, username=username, data=values, saved_at=now))
+    return Draft(values, now)
+
+
+# -- case search --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaseRow:
+    instance_id: int
+    case_no: str
+    court: str
+    process_id: str
+    process_name: str
+    status: str
+    stage: str | None
+    fields: dict
+    started_at: datetime
+    updated_at: datetime
+
+    @property
+    def case_type(self) -> str | None:
+        return case_type(self.case_no)
+
+    @property
+    def applicant(self):
+        return fact(self.fields, "applicant_name")
+
+    @property
+    def debtor(self):
+        return fact(self.fields, "debtor_name")
+
+
+def find_cases(conn, courts: list[str], query: str | None = None, status: str | None = None, page: int = 1,
+               per_page: int = 50) -> OpenPage:
+    """Cases (one row per instance) of ``courts``, newest first; ``query`` matches the case number or any case
+    field (a party's name)."""
+    where: list = [instances.c.court.in_(courts)]
+    if status:
+        where.append(instances.c.status == status)
+    if query and query.strip():
+        text = query.strip()
+        escaped = json.dumps(text)[1:-1]          # how the JSON column spells non-ASCII text (\uXXXX)
+        as_text = sa.cast(instances.c.fields, sa.Text)
+        where.append(sa.or_(instances.c.case_no.contains(text, autoescape=True),
+                            as_text.contains(text, autoescape=True), as_text.contains(escaped, autoescape=True)))
+    page = max(1, page)
+    rows = conn.execute(sa.select(instances.c.id, instances.c.case_no, instances.c.court, instances.c.process_id,
+                                  instances.c.definition_id, instances.c.status, instances.c.stage,
+                                  instances.c.fields, instances.c.started_at, instances.c.updated_at)
+                        .where(*where).order_by(instances.c.id.desc())
+                        .limit(per_page + 1).offset((page - 1) * per_page)).all()
+    names = dict(conn.execute(sa.select(definitions.c.id, definitions.c.name)
+                              .where(definitions.c.id.in_({r.definition_id for r in rows}))).all()) if rows else {}
+    return OpenPage(tuple(CaseRow(r.id, r.case_no, r.court, r.process_id, names.get(r.definition_id, r.process_id),
+                                  r.status, r.stage, r.fields or {}, r.started_at, r.updated_at)
+                          for r in rows[:per_page]), page, per_page, len(rows) > per_page)
+
+
+# -- the case page ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CaseInstance:
+    id: int
+    process_id: str
+    process_name: str
+    version: int
+    status: str
+    stage: str | None
+    court: str
+    related_case_no: str | None
+    parent_id: int | None
+    started_at: datetime
+    ended_at: datetime | None
+    definition_id: int
+    fields: dict
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    actor: str
+    actor_name: str | None
+    action: str
+    bpmn_id: str | None
+    node_name: str | None
+    instance_id: int
+    data: dict
+
+
+@dataclass(frozen=True)
+class RelatedCase:
+    case_no: str
+    relation: str               # parent (the case this one belongs to) | child (objection, review, ...) | called
+    case_type: str | None       # 执异, 执复, 执恢, 破申, ...
+    process_name: str
+    status: str
+    court: str
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    case_no: str
+    court: str
+    instances: tuple
+    facts: dict                 # FACTS that are set
+    searches: tuple             # asset searches done (网络查控): when, which channel, how many assets found
+    assets: tuple               # dicts: the search result's asset, plus ``measures`` (control, renewal, release)
+    receipts: tuple
+    payouts: tuple
+    money: dict                 # received, paid_out, balance (yuan, as text)
+    documents: tuple
+    open_tasks: tuple
+    timeline: tuple
+    related: tuple
+
+    @property
+    def case_type(self) -> str | None:
+        return case_type(self.case_no)
+
+
+def case_type(case_no: str) -> str | None:
+    match = CASE_NUMBER.match(case_no or "")
+    return match.group(3) if match else None
+
+
+def _case_instances(conn, case_no: str, courts: list[str]) -> list[CaseInstance]:
+    rows = conn.execute(sa.select(instances.c.id, instances.c.process_id, definitions.c.name, definitions.c.version,
+                                  instances.c.status, instances.c.stage, instances.c.court,
+                                  instances.c.related_case_no, instances.c.parent_id, instances.c.started_at,
+                                  instances.c.ended_at, instances.c.definition_id, instances.c.fields)
+                        .join(definitions, definitions.c.id == instances.c.definition_id)
+                        .where(instances.c.case_no == case_no, instances.c.court.in_(courts))
+                        .order_by(instances.c.id)).all()
+    if not rows:     # also when the case belongs to another court: say nothing about it
+        raise NotFound(f"case {case_no} was not found in your courts")
+    return [CaseInstance(*r[:-1], r.fields or {}) for r in rows]  # type: ignore[call-arg]  # 12 columns, then fields
+
+
+def case_file(conn, case_no: str, courts: list[str], now: datetime) -> CaseFile:
+    own = _case_instances(conn, case_no, courts)
+    data: dict = {}
+    found = _Found()
+    for inst in own:
+        values = instance_data(conn, inst.id)
+        for key, value in values.items():
+            data.setdefault(key, value)
+        found.harvest(values)
+    facts = _facts([i.fields for i in own] + [data])
+    ids = [i.id for i in own]
+    open_rows = conn.execute(_task_select().where(human_tasks.c.instance_id.in_(ids))
+                             .order_by(human_tasks.c.due_at.is_(None), human_tasks.c.due_at))
+    return CaseFile(case_no, own[0].court, tuple(own), facts, found.search_summary(), found.assets(now),
+                    tuple(found.receipts), tuple(found.payouts), found.money(), tuple(found.documents.values()),
+                    tuple(_task_row(r, now) for r in open_rows), _timeline(conn, own),
+                    _related(conn, case_no, own, courts))
+
+
+def case_document(conn, case_no: str, path: str, courts: list[str], document_dir: Path) -> Path:
+    """The file of a document the case generated; ``NotFound`` for anything else (other cases, other courts,
+    paths the case never produced)."""
+    found = _Found()
+    for inst in _case_instances(conn, case_no, courts):
+        found.harvest(instance_data(conn, inst.id))
+    if path not in found.documents:
+        raise NotFound(f"case {case_no} has no document {path}")
+    file = (document_dir / path).resolve()
+    if document_dir.resolve() not in file.parents or not file.is_file():
+        raise NotFound(f"the document {path} of case {case_no} is missing from the document store")
+    return file
+
+
+def _timeline(conn, own: list[CaseInstance]) -> tuple:
+    """执行日志: every event of the case's instances, oldest first, with who did it."""
+    by_id = {i.id: i for i in own}
+    rows = conn.execute(sa.select(events.c.instance_id, events.c.at, events.c.actor, events.c.action,
+                                  events.c.bpmn_id, events.c.data, users.c.display_name)
+                        .outerjoin(users, users.c.username == events.c.actor)
+                        .where(events.c.instance_id.in_(list(by_id)))
+                        .order_by(events.c.at, events.c.instance_id, events.c.seq).limit(TIMELINE_LIMIT))
+    out = []
+    for r in rows:
+        nodes = node_info(conn, by_id[r.instance_id].definition_id)
+        name = nodes.get(r.bpmn_id, {}).get("name") if r.bpmn_id else None
+        out.append(TimelineEntry(r.at, r.actor, r.display_name, r.action, r.bpmn_id, name, r.instance_id,
+                                 r.data or {}))
+    return tuple(out)
+
+
+def _related(conn, case_no: str, own: list[CaseInstance], courts: list[str]) -> tuple:
+    """Cases linked to this one by ``related_case_no`` (both ways) or by a parent instance, in the user's courts."""
+    ids = [i.id for i in own]
+    parents = {i.related_case_no for i in own if i.related_case_no}
+    parent_ids = {i.parent_id for i in own if i.parent_id}
+    links = [("parent", instances.c.case_no.in_(parents), parents),
+             ("parent", instances.c.id.in_(parent_ids), parent_ids),
+             ("child", instances.c.related_case_no == case_no, True),
+             ("called", instances.c.parent_id.in_(ids), ids)]
+    seen: dict[str, RelatedCase] = {}
+    for relation, condition, needed in links:
+        if not needed:
+            continue
+        rows = conn.execute(sa.select(instances.c.case_no, instances.c.status, instances.c.court, definitions.c.name)
+                            .join(definitions, definitions.c.id == instances.c.definition_id)
+                            .where(condition, instances.c.court.in_(courts), instances.c.case_no != case_no)
+                            .order_by(instances.c.id))
+        for r in rows:
+            seen.setdefault(r.case_no, RelatedCase(r.case_no, relation, case_type(r.case_no), r.name, r.status,
+                                                   r.court))
+    return tuple(seen.values())
+
+
+def _kind(value: dict) -> str | None:
+    """Which handler result a dict is, by its keys (see docs/handlers.md)."""
+    if "query_id" in value and isinstance(value.get("assets"), list):
+        return "search"
+    if "measure_id" in value:
+        return "release" if "released_on" in value else "renewal" if "renewals" in value else \
+            "control" if "measure" in value else None
+    if "receipt_id" in value:
+        return "receipt"
+    if "payout_id" in value:
+        return "payout"
+    if "path" in value and "doc_type" in value and "sha256" in value:
+        return "document"
+    return None
+
+
+def _money(text) -> Decimal:
+    try:
+        return Decimal(str(text))
+    except (InvalidOperation, ValueError):
+        return Decimal(0)
+
+
+class _Found:
+    """The handlers' results found in a case's data, de-duplicated by their ids."""
+
+    def __init__(self) -> None:
+        self.searches: dict = {}
+        self.measures: dict = {}        # measure_id → [results], merged in time order
+        self.receipts: list = []
+        self.payouts: list = []
+        self.documents: dict = {}       # path → result
+        self._ids: set = set()
+
+    def harvest(self, value, depth: int = 0) -> None:
+        if depth > 8:
+            return
+        if isinstance(value, list):
+            for item in value:
+                self.harvest(item, depth + 1)
+            return
+        if not isinstance(value, dict):
+            return
+        kind = _kind(value)
+        if kind == "search":
+            self.searches.setdefault(value["query_id"], value)
+        elif kind in ("control", "renewal", "release"):
+            results = self.measures.setdefault(value["measure_id"], [])
+            if value not in results:
+                results.append(value)
+        elif kind in ("receipt", "payout"):
+            key = (kind, value[f"{kind}_id"])
+            if key not in self._ids:
+                self._ids.add(key)
+                (self.receipts if kind == "receipt" else self.payouts).append(value)
+        elif kind == "document":
+            self.documents.setdefault(value["path"], value)
+        for item in value.values():
+            if isinstance(item, (dict, list)):
+                self.harvest(item, depth + 1)
+
+    def search_summary(self) -> tuple:
+        keys = ("query_id", "queried_at", "channel", "channel_cn", "complete", "found", "has_assets")
+        return tuple({k: s.get(k) for k in keys} | {"assets": len(s.get("assets") or [])}
+                     for s in sorted(self.searches.values(), key=lambda s: str(s.get("queried_at", ""))))
+
+    def assets(self, now: datetime) -> tuple:
+        """Assets found, newest search first per asset, each with its control measures as they stand now."""
+        today = now.astimezone(COURT_TZ).date()
+        assets: dict[str, dict] = {}
+        for search in sorted(self.searches.values(), key=lambda s: str(s.get("queried_at", "")), reverse=True):
+            for asset in search.get("assets") or []:
+                if isinstance(asset, dict) and asset.get("asset_id") and asset["asset_id"] not in assets:
+                    assets[asset["asset_id"]] = dict(asset, found_at=search.get("queried_at"),
+                                                     channel_cn=search.get("channel_cn"), measures=[])
+        for measure_id, results in self.measures.items():
+            measure = {}
+            for result in sorted(results, key=lambda r: str(r.get("at") or r.get("released_on") or "")):
+                measure.update({k: v for k, v in result.items() if v is not None or k == "expires_on"})
+            measure["measure_id"] = measure_id
+            measure["days_left"] = _days_left(measure.get("expires_on"), today) \
+                if measure.get("status") == "in_force" else None
+            measure["expiring"] = measure["days_left"] is not None and measure["days_left"] <= EXPIRY_WARNING_DAYS
+            asset_id = measure.get("asset_id") or measure_id
+            assets.setdefault(asset_id, {"asset_id": asset_id, "category_cn": measure.get("category"),
+                                         "measures": []})["measures"].append(measure)
+        return tuple(assets.values())
+
+    def money(self) -> dict:
+        received = sum((_money(r.get("amount")) for r in self.receipts), Decimal(0))
+        paid = sum((_money(p.get("amount")) for p in self.payouts), Decimal(0))
+        return {"received": f"{received:.2f}", "paid_out": f"{paid:.2f}", "balance": f"{received - paid:.2f}"}
+
+
+def _days_left(expires_on, today: date) -> int | None:
+    try:
+        return (date.fromisoformat(str(expires_on)[:10]) - today).days
+    except ValueError:
+        return None
+
+
+# -- the facade ---------------------------------------------------------------------------------------------
+class Casework:
+    """``Engine.casework``: the officers' verbs and reads. The web layer passes the courts the user may see
+    (``courts``); every read is limited to them."""
+
+    def __init__(self, executor):
+        self.executor = executor
+
+    def _now(self) -> datetime:
+        return self.executor.clock.now()
+
+    def _read(self, fn):
+        return self.executor.read(fn)
+
+    def tasks(self, username: str, **filters) -> Page:
+        return self._read(lambda conn: task_list(conn, username, self._now(), **filters))
+
+    def task(self, task_id: str) -> TaskDetail:
+        return self._read(lambda conn: task_detail(conn, task_id, self._now()))
+
+    def colleagues(self, court: str, role: str) -> list[tuple[str, str]]:
+        return self._read(lambda conn: colleagues(conn, court, role))
+
+    def reassign(self, task_id: str, actor: str, target: str) -> None:
+        self.executor.run(ReassignTask(task_id, actor, target))
+
+    def draft(self, task_id: str, username: str) -> Draft | None:
+        return self._read(lambda conn: load_draft(conn, task_id, username))
+
+    def save_draft(self, task_id: str, username: str, values: dict) -> Draft:
+        return self.executor.run(OfficeWrite(lambda conn, now: save_draft(conn, task_id, username, dict(values), now)))
+
+    def find_cases(self, courts: list[str], query: str | None = None, **filters) -> OpenPage:
+        return self._read(lambda conn: find_cases(conn, courts, query, **filters))
+
+    def case(self, case_no: str, courts: list[str]) -> CaseFile:
+        return self._read(lambda conn: case_file(conn, case_no, courts, self._now()))
+
+    def document(self, case_no: str, path: str, courts: list[str]) -> Path:
+        """The .docx a case generated (``document.generate`` writes under ``ZHIXING_DOCUMENT_DIR``)."""
+        from handlers.documents.handlers import document_dir  # importing it registers the handler: only here
+        return self._read(lambda conn: case_document(conn, case_no, path, courts, document_dir()))
