@@ -170,10 +170,13 @@ class Engine:
     # -- instances and tasks --------------------------------------------------------------------------------
     def start(self, process_id: str, case_no: str | None, court: str, data: dict | None = None,
               actor: str = "system", version: int | None = None, parent_id: int | None = None,
-              related_case_no: str | None = None):
-        """Start a case; ``case_no=None`` allocates the next number of the process's ``caseType``."""
+              related_case_no: str | None = None, of_case: bool = False):
+        """Start a case; ``case_no=None`` allocates the next number of the process's ``caseType``. A supplied
+        number must be official, the court's own and unused; ``related_case_no`` is checked and recorded
+        (``engine.court.boundaries``). ``of_case=True`` starts another procedure of an existing case of the same
+        court (it keeps the case's number)."""
         return self.executor.run(StartInstance(process_id, case_no, court, actor, dict(data or {}), version,
-                                               parent_id, related_case_no=related_case_no))
+                                               parent_id, related_case_no=related_case_no, of_case=of_case))
 
     def complete_task(self, task_id: str, username: str, data: dict | None = None):
         return self.executor.run(CompleteTask(task_id, username, dict(data or {})))
@@ -186,6 +189,8 @@ class Engine:
 
     def correlate(self, name: str, key: str, payload: dict | None = None, actor: str = "system",
                   court: str | None = None):
+        """Send a message from outside; ``court`` is the sender's court (required: a message reaches only cases of
+        that court, see ``engine.court.boundaries``), never a court the payload names."""
         return self.executor.run(CorrelateMessage(name, str(key), actor, dict(payload or {}), court))
 
     def suspend(self, instance_id: int, actor: str, reason: str):

@@ -41,7 +41,7 @@ from engine.store.tables import definitions, events, instances, jobs
 from tools import bench_scale
 from tools.bench_scale import fresh_database
 
-COURT = "J0104"
+COURT = "川0104"
 USER = "bench"
 FIRE_IN_S = 1.0          # the timer instance's timer is due this long after it starts
 CASE = {"applicant": "甲公司", "debtor": {"name": "乙公司", "address": "成都市武侯区" * 10},

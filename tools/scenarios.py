@@ -620,8 +620,10 @@ def describe(step: Step) -> str:
 
 # -- step kinds ---------------------------------------------------------------------------------------------------
 def _start(sim: Simulation, a: dict) -> None:
+    # a start on a case that exists already starts another procedure of it (same court only: the engine checks)
     sim.engine.start(a["process"], a["case"], a.get("court") or sim.sc.court, a.get("data"),
-                     actor=a.get("as", "system"), version=a.get("version"))
+                     actor=a.get("as", "system"), version=a.get("version"),
+                     of_case=bool(sim.engine.instances_of_case(a["case"])))
     sim.started(a["case"])
 
 

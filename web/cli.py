@@ -237,7 +237,7 @@ def messages():
     """List messages that matched no waiting instance and no message start event (kept, never dropped)."""
     for msg in _engine().inbox():
         click.echo(f"#{msg.id} {msg.received_at:%Y-%m-%d %H:%M} {msg.name} key={msg.correlation_key} "
-                   f"from {msg.source}: {json.dumps(msg.payload, ensure_ascii=False)}")
+                   f"from {msg.source} ({msg.court or 'no court'}): {json.dumps(msg.payload, ensure_ascii=False)}")
 
 
 @main.command("holidays")

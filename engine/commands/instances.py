@@ -5,8 +5,9 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from engine.court import boundaries
 from engine.court.courts import next_case_number
-from engine.errors import InvalidInput, StateError
+from engine.errors import Forbidden, InvalidInput, StateError
 from engine.kernel import runtime
 from engine.kernel.unit_of_work import InstanceHandle, UnitOfWork
 from engine.store.tables import jobs, messages
@@ -22,7 +23,15 @@ def instance_view(uow: UnitOfWork, handle: InstanceHandle) -> InstanceView:
 @dataclass(frozen=True)
 class StartInstance:
     """Start a case. Without a case number, one is allocated from the court's counter for the process's
-    ``caseType`` (e.g. 执异 for an objection review linked to its enforcement case by ``related_case_no``)."""
+    ``caseType`` (e.g. 执异 for an objection review linked to its enforcement case by ``related_case_no``).
+
+    The court boundaries (``engine.court.boundaries``) hold here: a supplied number must be official, the court's
+    own and unused; ``related_case_no`` must name an existing case of this court (or, for a 执复/执监/执协 case, of
+    a court below it), and is then recorded in ``case_relations``. A ``related_case_no`` in ``data`` is never
+    honoured (the engine writes the recorded one into the case data). A process that separates duties from its
+    related case (``excludeCompletersOf related:…``) cannot start without a recorded relation. ``of_case``:
+    another procedure of an existing case (a clock, a listing, a transfer started by a message of that case),
+    which keeps the case's number and must be in the case's court."""
 
     process_id: str
     case_no: str | None
@@ -33,24 +42,50 @@ class StartInstance:
     parent_id: int | None = None
     message: tuple | None = None    # (name, payload) for a message start event
     related_case_no: str | None = None
+    of_case: bool = False
 
     def execute(self, uow: UnitOfWork) -> InstanceView:
         if not self.court:
             raise InvalidInput("say which court the case belongs to", {"court": "required"})
         definition = uow.latest_definition(self.process_id, self.version)
+        case_type = definition.meta.get("case_type")
         case_no = self.case_no
         if not case_no:
-            if not definition.meta.get("case_type"):
+            if not case_type:
                 raise InvalidInput(f"'{self.process_id}' declares no caseType: give a case number",
                                    {"case_no": "required"})
-            case_no = next_case_number(uow.conn, self.court, definition.meta["case_type"], uow.now)
-        handle = uow.create(definition, case_no, self.court, self.parent_id, self.related_case_no)
+            case_no = allocate_case_number(uow, self.court, case_type)
+        elif self.of_case and boundaries.courts_of_case(uow.conn, case_no):
+            found = boundaries.courts_of_case(uow.conn, case_no)
+            if self.court not in found:
+                raise Forbidden(f"case {case_no} belongs to court {', '.join(sorted(found))}; court {self.court} "
+                                "cannot start a procedure of it", code="case_no.foreign_court", case_no=case_no,
+                                court=self.court)
+        else:
+            boundaries.check_supplied_case_number(uow.conn, self.court, case_no)
+        related, related_court = self.related_case_no, ""
+        if related:
+            if related == case_no:
+                raise InvalidInput("related_case_no: a case is not related to itself", {"related_case_no": "self"},
+                                   code="relation.self")
+            related_court = boundaries.check_relation(uow.conn, self.court, related, case_no)
+        elif needs_relation(definition.meta) and not boundaries.related_cases(uow.conn, case_no):
+            raise InvalidInput(f"related_case_no: '{self.process_id}' separates duties from its related case "
+                               "(excludeCompletersOf related:…); give the related case as related_case_no, the "
+                               "engine checks and records it (a related_case_no in the case data is not read)",
+                               {"related_case_no": "required"}, code="relation.required")
+        data = {k: v for k, v in self.data.items() if k != "related_case_no"}
+        handle = uow.create(definition, case_no, self.court, self.parent_id, related)
+        if related:
+            boundaries.record_relation(uow.conn, case_no, self.court, related, related_court,
+                                       case_type or "related", handle.id, self.actor, uow.now)
         start = handle.workflow.get_next_task(spec_name="Start")
-        start.data.update(dict(self.data, case_no=case_no, court=self.court,
+        start.data.update(dict(data, case_no=case_no, court=self.court,
                                court_settings=uow.court_settings(self.court)))
-        if self.related_case_no:
-            start.data["related_case_no"] = self.related_case_no
-        uow.log(handle, self.actor, "instance_started", data={"definition": definition.label, **self.data})
+        if related:
+            start.data["related_case_no"] = related
+        logged = dict(data, related_case_no=related) if related else data
+        uow.log(handle, self.actor, "instance_started", data={"definition": definition.label, **logged})
         runtime.run_engine(handle.workflow)
         if self.message is not None:
             name, payload = self.message
@@ -59,6 +94,21 @@ class StartInstance:
             runtime.run_engine(handle.workflow)
         uow.save(handle)
         return instance_view(uow, handle)
+
+
+def needs_relation(meta: dict) -> bool:
+    """Whether a user task of the process excludes the completers of tasks of the related case."""
+    return any(str(x).startswith("related:") for task in (meta.get("user_tasks") or {}).values()
+               for x in task.get("exclude") or ())
+
+
+def allocate_case_number(uow: UnitOfWork, court: str, case_type: str) -> str:
+    """The court's next number of this type and year, skipping numbers an imported case already uses."""
+    for _ in range(1000):
+        case_no = next_case_number(uow.conn, court, case_type, uow.now)
+        if boundaries.number_is_free(uow.conn, case_no):
+            return case_no
+    raise InvalidInput(f"could not allocate a free {case_type} number for court {court}", code="case_no.exhausted")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from engine.kernel import TaskState, runtime
 from engine.kernel.services import LocalServices, stored_task_ids
 from engine.kernel.unit_of_work import UnitOfWork
 from engine.kernel.workflow import dispose
-from engine.store.tables import jobs
+from engine.store.tables import instances, jobs
 from engine.views import JobView
 
 # a job taken by a worker that died is taken again once its lease runs out
@@ -166,9 +166,15 @@ class DeliverMessage:
 
     def execute(self, uow: UnitOfWork):
         body = self.payload
+        sender_case = body.get("sender_case")
+        if sender_case is None and isinstance(body.get("source"), int) and not body.get("inbox_id"):
+            # thrown before the job recorded its case (court boundaries, migration 0010)
+            sender_case = uow.conn.execute(sa.select(instances.c.case_no)
+                                           .where(instances.c.id == body["source"])).scalar()
         result = CorrelateMessage(body["name"], body["key"], f"instance:{body.get('source')}",
                                   body["payload"] if isinstance(body.get("payload"), dict) else {},
-                                  court=body.get("court"), inbox_id=body.get("inbox_id")).execute(uow)
+                                  court=body.get("court"), inbox_id=body.get("inbox_id"),
+                                  sender_case=sender_case).execute(uow)
         uow.conn.execute(jobs.delete().where(jobs.c.id == self.job_id))
         return result
 

@@ -14,6 +14,7 @@ import jsonschema
 import sqlalchemy as sa
 
 from engine.commands.instances import assert_running, instance_view
+from engine.court import boundaries
 from engine.court.roles import ROLES, TEAM_LEADER_ROLES
 from engine.errors import Forbidden, InvalidInput, NotFound, StateError
 from engine.kernel import TaskState, runtime
@@ -131,7 +132,7 @@ class CompleteTask:
             raise StateError(f"'{row.name}' is no longer ready on case {row.case_no}; reload the case",
                              code="task.not_ready")
         meta = handle.definition.meta["user_tasks"].get(row.bpmn_id, {})
-        self._check_separation(uow, row, handle.related_case_no, meta.get("exclude", []))
+        self._check_separation(uow, row, meta.get("exclude", []))
         self._check_form(meta.get("form"))
         task.data.update(self.data)
         try:
@@ -146,17 +147,26 @@ class CompleteTask:
         uow.conn.execute(_DISCARD_DRAFTS, {"task_id": self.task_id})
         return instance_view(uow, handle)
 
-    def _check_separation(self, uow: UnitOfWork, row, related_case_no: str | None, excluded: list[str]) -> None:
-        """``excludeCompletersOf``: task ids of this case, ``related:ID`` of the related case (e.g. the
-        enforcement case an objection review belongs to), ``related:*`` for any task of the related case."""
+    def _check_separation(self, uow: UnitOfWork, row, excluded: list[str]) -> None:
+        """``excludeCompletersOf``: task ids of this case, ``related:ID`` of the related cases (e.g. the
+        enforcement case an objection review belongs to), ``related:*`` for any task of a related case.
+
+        The related cases are the relations the engine recorded (``case_relations``, both ways), never a
+        ``related_case_no`` in the case data: a case filed with a relation only in its data is not related."""
         if not excluded:
             return
         own = [x for x in excluded if not x.startswith("related:")]
         related = [x.removeprefix("related:") for x in excluded if x.startswith("related:")]
         done = sa.and_(events.c.action == "task_completed", events.c.actor == self.username)
         clauses = [sa.and_(events.c.case_no == row.case_no, events.c.bpmn_id.in_(own))] if own else []
-        if related and related_case_no:
-            on_related = events.c.case_no == related_case_no
+        related_cases = boundaries.related_cases(uow.conn, row.case_no) if related else []
+        if related and not related_cases:       # fail closed: the separation cannot be checked
+            raise Forbidden(f"separation of duties (审执分离): '{row.name}' excludes whoever worked on the related "
+                            f"case, but no relation of case {row.case_no} is recorded; the case must be filed with "
+                            "its related case (related_case_no), which the engine checks and records",
+                            code="sod.no_relation", case_no=row.case_no)
+        if related_cases:
+            on_related = events.c.case_no.in_(related_cases)
             clauses.append(on_related if "*" in related else sa.and_(on_related, events.c.bpmn_id.in_(related)))
         if not clauses:
             return

@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from engine.court.boundaries import may_deliver
 from engine.court.courts import settings_for
 from engine.errors import ConcurrentModification, NotFound
 from engine.kernel import runtime
@@ -206,8 +207,14 @@ class UnitOfWork:
             if statement is _SAVE and count != len(rows):
                 raise ConcurrentModification("a case was changed by someone else meanwhile; try again")
         if waits:
-            for msg in self.conn.execute(_UNMATCHED, {"waits": waits}).all():
-                self.queue_inbox_message(msg)
+            targets: dict = {}
+            for name, key, court, case_no in waits:
+                targets.setdefault((name, key), []).append((court, case_no))
+            found = self.conn.execute(_UNMATCHED, {"waits": list(targets)}).all()
+            for msg in found:       # only inside the sender's court boundary (engine.court.boundaries)
+                if any(may_deliver(self.conn, msg.court, msg.sender_case, msg.correlation_key, court, case_no)
+                       for court, case_no in targets[(msg.name, msg.correlation_key)]):
+                    self.queue_inbox_message(msg)
 
     def log(self, handle: InstanceHandle, actor: str, action: str, task_id: str | None = None,
             bpmn_id: str | None = None, data=None) -> None:
@@ -299,7 +306,7 @@ class UnitOfWork:
                     for tid, s in after.subscriptions.items() if tid not in before.subscriptions]
         write(_INSERT["subscriptions"], new_subs)
         # a message that arrived before anyone waited for it is delivered once a matching wait begins
-        write(_UNMATCHED, [(s["message_name"], s["correlation_key"]) for s in new_subs])
+        write(_UNMATCHED, [(s["message_name"], s["correlation_key"], handle.court, handle.case_no) for s in new_subs])
 
     def _human_row(self, handle: InstanceHandle, task_id: str, task: runtime.HumanTask) -> dict:
         meta = handle.definition.meta["user_tasks"].get(task.bpmn_id, {})
@@ -335,7 +342,7 @@ class UnitOfWork:
     def _queue_message(self, handle: InstanceHandle, name: str, payload) -> None:
         key = (payload.get("correlation_key") or payload.get("case_no")) if isinstance(payload, dict) else None
         body = {"name": name, "key": str(key or handle.case_no), "payload": payload, "court": handle.court,
-                "source": handle.id}
+                "source": handle.id, "sender_case": handle.case_no}
         self.log(handle, "system", "message_thrown", data={"name": name, "key": body["key"]})
         self.conn.execute(jobs.insert(), [self._job("message", f"msg:{handle.id}:{handle.last_seq}",
                                                     instance_id=None, bpmn_id=name, payload=body)])
@@ -343,8 +350,8 @@ class UnitOfWork:
     def queue_inbox_message(self, msg) -> None:
         """Turn a kept message (unmatched, or held for a suspended case) into a delivery job."""
         self.conn.execute(messages.update().where(messages.c.id == msg.id).values(status="queued"))
-        body = {"name": msg.name, "key": msg.correlation_key, "payload": msg.payload, "court": None,
-                "source": msg.source, "inbox_id": msg.id}
+        body = {"name": msg.name, "key": msg.correlation_key, "payload": msg.payload, "court": msg.court,
+                "source": msg.source, "inbox_id": msg.id, "sender_case": msg.sender_case}
         self.conn.execute(jobs.insert(), [self._job("message", f"inbox:{msg.id}:{self.now.timestamp()}",
                                                     bpmn_id=msg.name, payload=body)])
 

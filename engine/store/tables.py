@@ -7,7 +7,8 @@ Tables fall in three groups:
   holding the serialized spec once, never copied into instances);
 * runtime: ``instances`` (state + optimistic ``version``) and its projections kept in the same transaction:
   ``human_tasks``, ``jobs`` (timers, service calls, message deliveries; incidents are jobs with
-  ``status='incident'``), ``subscriptions``; plus ``messages`` (inbox of unmatched messages);
+  ``status='incident'``), ``subscriptions``; plus ``messages`` (inbox of unmatched messages, with the sender's
+  court) and ``case_relations`` (links between cases, recorded by the engine);
 * audit and reference data: ``events`` (append-only, hash-chained per instance), ``users``, ``user_roles``,
   ``courts``, ``case_counters``, ``holidays``, ``holiday_years``.
 """
@@ -169,10 +170,29 @@ messages = sa.Table(
     sa.Column("correlation_key", sa.String(128), nullable=False),
     sa.Column("payload", sa.JSON, nullable=False),
     sa.Column("source", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),         # unmatched | delivered
+    sa.Column("status", sa.String(16), nullable=False),         # unmatched | held | queued | delivered
     sa.Column("delivered_to", sa.Integer),
     sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("court", sa.String(32)),            # the sender's court: delivered only within its boundary
+    sa.Column("sender_case", sa.String(64)),      # the sending case, for a message a diagram threw
     sa.Index(None, "status", "name", "correlation_key"),
+)
+
+# relations between cases (关联案件: an objection 执异 or a review 执复 to the case it is about), recorded by the
+# engine only, when a case is started with a relation checked by engine.court.boundaries; separation of duties
+# and cross-court messages read these rows, never case data
+case_relations = sa.Table(
+    "case_relations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_no", sa.String(64), nullable=False),
+    sa.Column("court", sa.String(32), nullable=False),
+    sa.Column("related_case_no", sa.String(64), nullable=False, index=True),
+    sa.Column("related_court", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("instance_id", sa.Integer),
+    sa.Column("recorded_by", sa.String(64), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("case_no", "related_case_no"),
 )
 
 events = sa.Table(

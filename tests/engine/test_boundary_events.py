@@ -24,7 +24,7 @@ def test_non_interrupting_message_boundary_stays_armed_while_the_task_is_open(en
     view = engine.start("progress_notes", "C-1", "J0104", {}, actor="clerk")
     assert _state(engine, view.id) == (["progress_note"], {})
     for text in ("first", "second", "third"):
-        assert engine.correlate("progress_note", "C-1", {"text": text}).status == "delivered"
+        assert engine.correlate("progress_note", "C-1", {"text": text}, court="J0104").status == "delivered"
         assert _state(engine, view.id) == (["progress_note"], {"last_note": text})
     assert [t.bpmn_id for t in engine.tasks(instance_id=view.id)] == ["review"]
 
@@ -33,4 +33,4 @@ def test_non_interrupting_message_boundary_stays_armed_while_the_task_is_open(en
     engine.complete_task(review.task_id, "officer", {})
     assert engine.instance(view.id).status == "completed"
     assert _state(engine, view.id)[0] == []
-    assert engine.correlate("progress_note", "C-1", {"text": "late"}).status != "delivered"
+    assert engine.correlate("progress_note", "C-1", {"text": "late"}, court="J0104").status != "delivered"

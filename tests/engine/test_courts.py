@@ -41,7 +41,10 @@ def test_courts_have_a_hierarchy_and_settings(engine):
 
 def test_message_started_review_gets_its_own_number_per_court_and_year(engine, clock):
     engine.deploy({"objection.bpmn": OBJECTION_WITH_NUMBERS})
+    engine.deploy([ENGINE_BPMN / "case_flow.bpmn", ENGINE_BPMN / "register.schema.json"])
     engine.add_court("川0104", "成都市锦江区人民法院", "basic", settings={"fast_track_threshold": 80000})
+    for n in (5, 6, 7):     # an objection is filed against an existing case (the relation is checked)
+        engine.start("case_flow", f"（2026）川0104执{n}号", "川0104")
     first = engine.correlate("objection_filed", "（2026）川0104执5号", {"main_case": "x"}, court="川0104")
     second = engine.correlate("objection_filed", "（2026）川0104执6号", {"main_case": "y"}, court="川0104")
     clock.set(datetime(2027, 1, 4, 2, 0, tzinfo=UTC))

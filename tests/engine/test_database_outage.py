@@ -38,7 +38,7 @@ def test_pages_and_workers_resume_after_the_database_comes_back(proxied, clock, 
     engine, proxy = proxied
     engine.deploy([ENGINE_BPMN])
     engine.add_user("clerk", "立案 王", [("J0104", "filing_clerk")], generate_password_hash("pw"))
-    view = engine.start("case_flow", "（2026）川0104执9号", "J0104", {"applicant": "甲"}, actor="clerk")
+    view = engine.start("case_flow", "（2026）J0104执9号", "J0104", {"applicant": "甲"}, actor="clerk")
     client = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "outage"}).test_client()
     login(client)
     assert client.get("/").status_code == 200

@@ -43,7 +43,7 @@ def test_gateway_waits_on_every_message_and_its_timer(watch):
 
 def test_message_wins_the_race_and_the_timer_is_dropped(watch):
     view = start(watch, "C-1")
-    assert watch.correlate("paid", "C-1", {}).status == "delivered"
+    assert watch.correlate("paid", "C-1", {}, court="J0104").status == "delivered"
     assert watch.instance(view.id).status == "completed"
     assert watch.job_list(kind="timer", instance_id=view.id) == []
     assert fields(watch, view.id)["outcome"] == "paid"
@@ -65,12 +65,12 @@ def test_date_timer_fires_at_its_due_moment(watch, clock):
 def test_message_keyed_by_debtor_reaches_every_case_of_that_debtor(watch):
     first, second = start(watch, "C-1", "D-7"), start(watch, "C-2", "D-7")
     other = start(watch, "C-3", "D-8")
-    result = watch.correlate("debtor_alert", "D-7", {"source": "执转破"})
+    result = watch.correlate("debtor_alert", "D-7", {"source": "执转破"}, court="J0104")
     assert (result.status, sorted(result.instance_ids)) == ("delivered", sorted([first.id, second.id]))
     for view in (first, second):
         assert fields(watch, view.id)["outcome"] == "alerted by 执转破"
     assert watch.instance(other.id).status == "running"
-    assert watch.correlate("debtor_alert", "C-3", {"source": "wrong key"}).status == "unmatched"
+    assert watch.correlate("debtor_alert", "C-3", {"source": "wrong key"}, court="J0104").status == "unmatched"
 
 
 def test_a_message_key_declared_in_any_file_of_the_set_counts():

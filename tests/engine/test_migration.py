@@ -32,7 +32,7 @@ _FLOW = base_set()["case_flow.bpmn"]
 NOTIFY = _FLOW[_FLOW.index('<bpmn:serviceTask id="notify"'):_FLOW.index("</bpmn:serviceTask>") + 19]
 
 
-def at_decide(engine, case_no="（2026）川0104执9号"):
+def at_decide(engine, case_no="（2026）J0104执9号"):
     view = engine.start("case_flow", case_no, "J0104")
     [register] = engine.tasks(instance_id=view.id)
     engine.complete_task(register.task_id, "clerk", BIG)
@@ -108,7 +108,7 @@ def test_unsafe_moves_are_refused_with_the_reason_and_change_nothing(deployed, c
 
 
 def test_an_open_form_that_changed_incompatibly_is_refused_a_compatible_one_moves(deployed):
-    waiting = deployed.start("case_flow", "（2026）川0104执10号", "J0104").id
+    waiting = deployed.start("case_flow", "（2026）J0104执10号", "J0104").id
     deployed.deploy(edited(register_schema_json=[('"amount": {"type": "integer"', '"amount": {"type": "string"')]))
     _total, [candidate] = deployed.design.migration_preview("case_flow", 1, 2, ["J0104"])
     assert candidate.reasons == ("register: the open task's form changed incompatibly "

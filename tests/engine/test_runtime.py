@@ -26,7 +26,7 @@ def only_task(engine, instance_id, bpmn_id):
     return tasks[0]
 
 
-def start_big_case(engine, case_no="（2026）川0104执1号"):
+def start_big_case(engine, case_no="（2026）J0104执1号"):
     view = engine.start("case_flow", case_no, "J0104", {"applicant": "甲公司"}, actor="clerk")
     register = only_task(engine, view.id, "register")
     engine.complete_task(register.task_id, "clerk", {"debtor": "乙公司", "amount": 250000})
@@ -161,12 +161,12 @@ def test_timer_fires_on_virtual_clock(deployed, clock):
 
 def test_message_correlation_and_unmatched_inbox(deployed):
     view = start_big_case(deployed, "C-9")
-    result = deployed.correlate("payment_received", "C-other", {"amount": 1})
+    result = deployed.correlate("payment_received", "C-other", {"amount": 1}, court="J0104")
     assert result.status == "unmatched"
     assert [m.correlation_key for m in deployed.inbox()] == ["C-other"]
     deployed.complete_task(only_task(deployed, view.id, "decide").task_id, "officer", {})
     deployed.complete_task(only_task(deployed, view.id, "review").task_id, "panel", {})
-    result = deployed.correlate("payment_received", "C-9", {"amount": 250000})
+    result = deployed.correlate("payment_received", "C-9", {"amount": 250000}, court="J0104")
     assert (result.status, result.instance_ids) == ("delivered", (view.id,))
     assert deployed.instance(view.id).status == "completed"
     assert deployed.variables(view.id)["payment"] == {"amount": 250000}
@@ -174,7 +174,7 @@ def test_message_correlation_and_unmatched_inbox(deployed):
 
 def test_early_message_is_delivered_when_the_wait_begins(deployed):
     view = start_big_case(deployed, "C-9")
-    assert deployed.correlate("payment_received", "C-9", {"amount": 7}).status == "unmatched"
+    assert deployed.correlate("payment_received", "C-9", {"amount": 7}, court="J0104").status == "unmatched"
     deployed.complete_task(only_task(deployed, view.id, "decide").task_id, "officer", {})
     deployed.complete_task(only_task(deployed, view.id, "review").task_id, "panel", {})
     deployed.run_until_idle()
@@ -287,7 +287,7 @@ def test_message_for_a_suspended_case_is_held_until_it_resumes(deployed):
     deployed.complete_task(only_task(deployed, view.id, "decide").task_id, "officer", {})
     deployed.complete_task(only_task(deployed, view.id, "review").task_id, "panel", {})
     deployed.suspend(view.id, "supervisor", "transfer to bankruptcy review")
-    result = deployed.correlate("payment_received", "C-held", {"amount": 3})
+    result = deployed.correlate("payment_received", "C-held", {"amount": 3}, court="J0104")
     assert (result.status, result.instance_ids) == ("held", (view.id,))
     assert [m.status for m in deployed.inbox("held")] == ["held"]
     deployed.resume(view.id, "supervisor", "bankruptcy refused")

@@ -39,9 +39,9 @@ def store(db_url, clock, calls):
     engine.close()
 
 
-def due_cases(store, clock) -> list:
+def due_cases(store, clock, prefix: str = "W") -> list:
     wake_at = (clock.now() + timedelta(hours=1)).isoformat()
-    views = [store.start("wait_then_notify", f"W-{n}", "J0104", {"wake_at": wake_at}) for n in range(CASES)]
+    views = [store.start("wait_then_notify", f"{prefix}-{n}", "J0104", {"wake_at": wake_at}) for n in range(CASES)]
     clock.advance(timedelta(hours=1))
     return views
 
@@ -76,7 +76,7 @@ def test_a_batch_leaves_what_one_by_one_leaves(store, clock, monkeypatch):
     together = due_cases(store, clock)
     store.run_due_jobs()
     monkeypatch.setattr(worker_module, "TIMER_BATCH", 1)
-    alone = due_cases(store, clock)
+    alone = due_cases(store, clock, "A")       # case numbers are used once
     counted = commits(store)
     store.run_due_jobs()
     assert len(counted) == 1 + CASES

@@ -31,16 +31,16 @@ def start(engine, case_no, name=WANG[1]):
 
 
 def test_search_freeze_receive_and_document(engine, sandbox_env):
-    view = start(engine, "（2026）川0104执7号")
+    view = start(engine, "（2026）J0104执7号")
     assert engine.instance(view.id).status == "completed"
     data = engine.variables(view.id)
     assert (data["freeze"]["status"], data["freeze"]["amount"]) == ("in_force", "50000.00")
-    assert data["receipt"]["balance"] == "50000.00" and data["receipt"]["case_no"] == "（2026）川0104执7号"
+    assert data["receipt"]["balance"] == "50000.00" and data["receipt"]["case_no"] == "（2026）J0104执7号"
     assert (sandbox_env / "documents" / data["closing"]["path"]).is_file()
 
 
 def test_a_refusal_is_an_incident_with_details(engine):
-    start(engine, "（2026）川0104执8号", name="王建")
+    start(engine, "（2026）J0104执8号", name="王建")
     [incident] = engine.incidents()
     assert incident.operator == "asset.search" and incident.error_details == {"field": "debtor_name", "value": "王建"}
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from urllib.parse import quote, unquote, urlsplit
 
 import pytest
+from boundary_diagrams import FILED_HIGHER_REVIEW, FILED_REVIEW
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
@@ -19,7 +20,7 @@ from web.api.openapi import DOCUMENT
 
 from testpaths import ENGINE_BPMN
 
-CASE = "（2026）川0104执7号"
+CASE = "（2026）J0104执7号"
 REGISTRY = Registry().with_resource("urn:api", Resource.from_contents(DOCUMENT, default_specification=DRAFT202012))
 TEMPLATES = [(re.compile("^/api/v1" + re.sub(r"\{[^}]+\}", "[^/]+", p) + "$"), p) for p in DOCUMENT["paths"]]
 
@@ -224,8 +225,13 @@ def test_messages_are_correlated_and_only_external_names_are_accepted(api, engin
     kept = api("POST", "/api/v1/messages", officer, json={"name": "payment_received", "case_no": CASE,
                                                            "payload": {"amount": 5}})
     assert kept.status_code == 200 and kept.json["status"] in ("unmatched", "delivered")
+    # a case that does not exist yet: the sender's court is the token's only officer court
     nowhere = api("POST", "/api/v1/messages", officer, json={"name": "payment_received", "case_no": "（2026）新1号"})
-    assert nowhere.status_code == 422 and nowhere.json["error"]["fields"] == {"court": "required"}
+    assert nowhere.status_code == 200 and nowhere.json["status"] == "unmatched"
+    assert [m.court for m in engine.inbox()][-1] == "J0104"
+    engine.add_user("both", "两院 钱", [("J0104", "implementation_officer"), ("J9999", "implementation_officer")])
+    which = api("POST", "/api/v1/messages", token("both"), json={"name": "payment_received", "case_no": "（2026）新2号"})
+    assert which.status_code == 422 and which.json["error"]["fields"] == {"court": "required"}
     assert engine.instance(instance_id).case_no == CASE
 
 
@@ -291,3 +297,107 @@ def test_a_crash_is_a_json_500_without_details(engine, token):
     crash = app.test_client().get("/api/v1/boom", headers={"Authorization": f"Bearer {token('officer')}"})
     assert crash.status_code == 500 and crash.json["error"]["code"] == "internal"
     assert "secret detail" not in crash.get_data(as_text=True)
+
+
+# -- court boundaries (issue 11 part 7) ---------------------------------------------------------------------------
+JINJIANG, QINGYANG, CHENGDU = "川0104", "川0105", "川01"
+MAIN = "（2026）川0104执1号"
+
+
+@pytest.fixture
+def courts_api(engine):
+    """Two sibling basic courts under 成都中院, their clerks, officers and judges; objections may be sent."""
+    engine.deploy([ENGINE_BPMN])
+    engine.deploy({"filed_review.bpmn": FILED_REVIEW, "filed_higher_review.bpmn": FILED_HIGHER_REVIEW})
+    engine.add_court("川", "四川省高级人民法院", "high")
+    engine.add_court(CHENGDU, "成都市中级人民法院", "intermediate", "川")
+    engine.add_court(JINJIANG, "成都市锦江区人民法院", "basic", CHENGDU)
+    engine.add_court(QINGYANG, "成都市青羊区人民法院", "basic", CHENGDU)
+    for court, who in ((JINJIANG, "jj"), (QINGYANG, "qy"), (CHENGDU, "cd")):
+        engine.add_user(f"{who}_clerk", f"立案 {who}", [(court, "filing_clerk")])
+        engine.add_user(f"{who}_officer", f"执行 {who}", [(court, "implementation_officer")])
+        engine.add_user(f"{who}_judge", f"审查 {who}", [(court, "review_judge")])
+    engine.add_user("jj_both", "兼任 钱", [(JINJIANG, "filing_clerk"), (JINJIANG, "review_judge")])
+    app = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test",
+                      "API_MESSAGES": {"payment_received": "test payment", "objection_filed": "test objection"}})
+    return Api(app.test_client())
+
+
+def test_api_a_message_stays_inside_the_senders_court(courts_api, engine, token):
+    api = courts_api
+    filed = api("POST", "/api/v1/cases", token("jj_clerk"), json={"process_id": "case_flow", "court": JINJIANG,
+                                                                  "case_no": MAIN, "data": {"applicant": "甲公司"}})
+    assert filed.status_code == 201
+    qy = token("qy_officer")
+    pay = {"name": "payment_received", "payload": {"amount": 80000}}
+    assert api("POST", "/api/v1/messages", qy, json={**pay, "case_no": MAIN}).status_code == 404
+    # the court in the body is never the sender's: it must be one of the token's own courts
+    claimed = api("POST", "/api/v1/messages", qy, json={**pay, "case_no": MAIN, "court": JINJIANG})
+    assert claimed.status_code == 404
+    early = api("POST", "/api/v1/messages", qy, json={**pay, "case_no": "（2026）川0104执2号", "court": JINJIANG})
+    assert early.status_code == 403 and early.json["error"]["reason"] == "message.court_not_granted"
+    # kept in the inbox for 川0105 until the 川0104 case is filed: refused at once instead
+    forged = api("POST", "/api/v1/messages", qy, json={**pay, "case_no": "（2026）川0104执2号"})
+    assert forged.status_code == 403 and forged.json["error"]["reason"] == "message.foreign_court"
+    assert engine.inbox() == []
+    # an objection case of 川0105's own whose diagram throws the payment to 川0104执2号: kept for 川0105 only
+    started = api("POST", "/api/v1/messages", qy, json={"name": "objection_filed", "case_no": "（2026）川0105执9号",
+                                                       "payload": {"main_case": "（2026）川0104执2号"}})
+    assert started.status_code == 200 and started.json["status"] == "started"
+    [rule] = engine.tasks(instance_id=started.json["instance_ids"][0])
+    assert api("POST", f"/api/v1/tasks/{rule.task_id}/complete", token("qy_judge"),
+               json={"data": {}}).status_code == 200
+    engine.run_until_idle()
+    [kept] = engine.inbox()
+    assert (kept.correlation_key, kept.court, kept.sender_case) == ("（2026）川0104执2号", QINGYANG, "（2026）川0105执9号")
+    own = api("POST", "/api/v1/messages", token("jj_officer"), json={**pay, "case_no": "（2026）川0104执2号"})
+    assert own.status_code == 200 and own.json["status"] == "unmatched"
+    assert [m.court for m in engine.inbox()] == [QINGYANG, JINJIANG]
+
+
+def test_api_a_foreign_case_number_is_refused(courts_api, token):
+    api, clerk = courts_api, token("qy_clerk")
+    case = {"process_id": "case_flow", "court": QINGYANG, "data": {"applicant": "甲公司"}}
+    foreign = api("POST", "/api/v1/cases", clerk, json={**case, "case_no": MAIN})
+    assert foreign.status_code == 422 and foreign.json["error"]["reason"] == "case_no.foreign_court"
+    assert foreign.json["error"]["fields"] == {"case_no": "foreign_court"}
+    assert "case_no" in foreign.json["error"]["message"]
+    free = api("POST", "/api/v1/cases", clerk, json={**case, "case_no": "执1号"})
+    assert free.status_code == 422 and free.json["error"]["reason"] == "case_no.format"
+    elsewhere = api("POST", "/api/v1/cases", clerk, json={**case, "court": JINJIANG, "case_no": MAIN})
+    assert elsewhere.status_code == 403
+    ours = api("POST", "/api/v1/cases", clerk, json={**case, "case_no": "（2026）川0105执1号"})
+    assert ours.status_code == 201
+    again = api("POST", "/api/v1/cases", clerk, json={**case, "case_no": "（2026）川0105执1号"})
+    assert again.status_code == 422 and again.json["error"]["reason"] == "case_no.taken"
+
+
+def test_api_separation_of_duties_follows_the_recorded_relation_not_case_data(courts_api, engine, token):
+    api = courts_api
+    main = api("POST", "/api/v1/cases", token("jj_clerk"), json={"process_id": "case_flow", "court": JINJIANG,
+                                                                 "case_no": MAIN}).json
+    [register] = engine.tasks(instance_id=main["id"])
+    both = token("jj_both")          # registers the enforcement case, then is asked to rule on the review
+    assert api("POST", f"/api/v1/tasks/{register.task_id}/complete", both,
+               json={"data": {"debtor": "乙公司", "amount": 10}}).status_code == 200
+    review = {"process_id": "filed_review", "court": JINJIANG, "data": {"objection": {"main_case": MAIN}}}
+    in_data = api("POST", "/api/v1/cases", token("jj_clerk"),
+                  json={**review, "data": {**review["data"], "related_case_no": MAIN}})
+    assert in_data.status_code == 422 and "data.related_case_no" in in_data.json["error"]["fields"]
+    unlinked = api("POST", "/api/v1/cases", token("jj_clerk"), json=review)
+    assert unlinked.status_code == 422 and unlinked.json["error"]["reason"] == "relation.required"
+    sibling = api("POST", "/api/v1/cases", token("qy_clerk"), json={**review, "court": QINGYANG,
+                                                                    "related_case_no": MAIN})
+    assert sibling.status_code == 403 and sibling.json["error"]["reason"] == "relation.foreign_court"
+    linked = api("POST", "/api/v1/cases", token("jj_clerk"), json={**review, "related_case_no": MAIN})
+    assert linked.status_code == 201 and linked.json["case_no"] == "（2026）川0104执异1号"
+    [rule] = engine.tasks(instance_id=linked.json["id"])
+    barred = api("POST", f"/api/v1/tasks/{rule.task_id}/complete", both, json={"data": {}})
+    assert barred.status_code == 403 and barred.json["error"]["reason"] == "sod.excluded"
+    assert api("POST", f"/api/v1/tasks/{rule.task_id}/complete", token("jj_judge"),
+               json={"data": {}}).status_code == 200
+    higher = api("POST", "/api/v1/cases", token("cd_clerk"), json={**review, "process_id": "filed_higher_review",
+                                                                   "court": CHENGDU, "related_case_no": MAIN})
+    assert higher.status_code == 201 and higher.json["case_no"] == "（2026）川01执复1号"
+    case = api("GET", f"/api/v1/cases/{quote(MAIN)}", token("jj_officer")).json
+    assert "（2026）川0104执异1号" in str(case["related"]) and "川01执复1号" not in str(case["related"])

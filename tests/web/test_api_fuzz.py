@@ -18,7 +18,7 @@ from web.api.openapi import DOCUMENT
 from testpaths import ENGINE_BPMN
 
 EXAMPLES = 12            # per operation and generation mode: the whole file stays well under a minute
-CASE = "（2026）川0104执7号"
+CASE = "（2026）J0104执7号"
 
 
 def config(**checks) -> SchemathesisConfig:

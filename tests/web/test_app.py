@@ -15,7 +15,7 @@ from testpaths import ENGINE_BPMN
 def client(engine):
     engine.deploy([ENGINE_BPMN])
     engine.add_user("clerk", "立案 王", [("J0104", "filing_clerk")], generate_password_hash("pw-clerk"))
-    engine.start("case_flow", "（2026）川0104执7号", "J0104")
+    engine.start("case_flow", "（2026）J0104执7号", "J0104")
     app = create_app({"ENGINE": engine, "TESTING": True, "SECRET_KEY": "test"})
     return app.test_client()
 
@@ -40,7 +40,7 @@ def test_wrong_password_then_login_shows_my_tasks(client):
     ok = client.post("/login", data={"username": "clerk", "password": "pw-clerk", "csrf_token": token})
     assert ok.status_code == 302
     page = client.get("/").get_data(as_text=True)
-    assert "（2026）川0104执7号" in page and "Register the application" in page
+    assert "（2026）J0104执7号" in page and "Register the application" in page
     assert client.get("/").headers["X-Frame-Options"] == "DENY"
 
 

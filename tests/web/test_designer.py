@@ -11,7 +11,7 @@ from web import create_app
 
 from testpaths import ENGINE_BPMN
 
-CASE = "（2026）川0104执7号"
+CASE = "（2026）J0104执7号"
 PASSWORD = generate_password_hash("pw")
 SCENARIO = """
 court: J0104

@@ -17,7 +17,7 @@ from testpaths import ENGINE_BPMN, TESTS
 
 PASSWORD = "pw"
 COURT = "J0104"
-CASE = "（2026）川0104执1号"
+CASE = "（2026）J0104执1号"
 CASE_FLOW = (ENGINE_BPMN / "case_flow.bpmn").read_text()
 ESCAPE = "().__class__.__base__.__subclasses__()"
 BILLION_LAUGHS = ('<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
@@ -288,7 +288,7 @@ def test_a_nul_character_anywhere_is_400_naming_where(app, engine):
     saved = designer.post(draft + "/file", json={"name": "case_flow.bpmn", "content": CASE_FLOW + "\x00"},
                           headers={"X-CSRF-Token": designer.csrf})
     assert saved.status_code == 400 and "&#39;content&#39; contains a NUL" in saved.get_data(as_text=True)
-    token = {"Authorization": f"Bearer {engine.workspaces.tokens.create('lian', 'nul', 'admin', (), (), None)[1]}"}
+    token = {"Authorization": f"Bearer {engine.tokens.create('lian', 'nul', 'admin', (), (), None)[1]}"}
     api = app.test_client()
     filed = api.post("/api/v1/cases", headers=token, json={"process_id": "officer_case", "court": COURT,
                                                            "data": {"applicant_name": "某\x00银行"}})

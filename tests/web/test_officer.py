@@ -9,12 +9,13 @@ import pytest
 from flask import url_for
 from werkzeug.security import generate_password_hash
 
+from engine import Forbidden
 from web import create_app
 
 from testpaths import ENGINE_BPMN, TESTS
 
 OFFICER_BPMN = TESTS / "bpmn" / "officer"
-COURT, OTHER = "J0104", "J9999"
+COURT, OTHER = "川0104", "川9999"
 PASSWORD = "pw"
 
 
@@ -110,7 +111,7 @@ def test_a_user_of_another_court_gets_no_data(engine, client):
     assert client.get(f"/tasks/{task.task_id}").status_code == 403
     assert client.post(f"/tasks/{task.task_id}", data={"csrf_token": token, "action": "complete",
                                                        "debtor_name": "王某"}).status_code == 403
-    assert "川0104执1号" not in text(client.get("/cases?q=J0104"))
+    assert "川0104执1号" not in text(client.get("/cases?q=川0104"))
     response = client.get("/cases/（2026）川0104执1号")
     assert response.status_code == 404 and "张某" not in text(response)
     client.post(f"/tasks/{task.task_id}/reassign", data={"csrf_token": token, "target": "farclerk"})
@@ -125,7 +126,7 @@ def test_my_tasks_show_parties_stage_due_and_filter(engine, clock, client):
     start(engine, "（2026）川9999执1号", court=OTHER)
     login(client, "clerk")
     page = text(client.get("/"))
-    assert "共 3 项" in page and "J9999" not in page
+    assert "共 3 项" in page and "川9999" not in page
     assert "被执行人：李某" in page and "申请人：某银行" in page and "办案页面测试" in page
     assert "登记 (record)" in page and "2026-03-05</span>" in page    # P3D from Monday 2 March: ends on the 5th
     assert 'data-testid="overdue"' not in page
@@ -174,7 +175,7 @@ def test_claim_unclaim_and_reassign(engine, client, app):
     assert 'data-testid="reassign"' in page and "clerk2" in page and "只能查看和改派" in page
     response = boss.post(f"/tasks/{task.task_id}/reassign", data={"csrf_token": token3, "target": "officer"},
                          follow_redirects=True)
-    assert "必须在法院 J0104 持有角色" in text(response)
+    assert "必须在法院 川0104 持有角色" in text(response)
     response = boss.post(f"/tasks/{task.task_id}/reassign", data={"csrf_token": token3, "target": "clerk2"},
                          follow_redirects=True)
     assert "已改派给 clerk2" in text(response)
@@ -326,7 +327,12 @@ def test_case_page_shows_assets_money_documents_and_related_cases(engine, client
           money={"in": [RECEIPT], "out": PAYOUT}, notice=DOC)
     engine.start("officer_case", "（2026）川0104执异1号", COURT, {"debtor_name": "张某"},
                  related_case_no="（2026）川0104执1号")
-    engine.start("officer_case", "（2026）川9999执恢1号", OTHER, {"debtor_name": "张某"},
+    with pytest.raises(Forbidden, match="related_case_no"):    # no relation to a case of an unrelated court
+        engine.start("officer_case", "（2026）川9999执恢1号", OTHER, {"debtor_name": "张某"},
+                     related_case_no="（2026）川0104执1号")
+    engine.add_court("川01", "成都市中级人民法院", "intermediate")
+    engine.add_court(COURT, "成都市锦江区人民法院", "basic", "川01")
+    engine.start("officer_case", "（2026）川01执复1号", "川01", {"debtor_name": "张某"},   # the higher court's review
                  related_case_no="（2026）川0104执1号")
     login(client, "officer")
     response = client.get("/cases/（2026）川0104执1号")
@@ -336,7 +342,7 @@ def test_case_page_shows_assets_money_documents_and_related_cases(engine, client
     assert "川A·8K2J3" in page and "轮候" in page and "第 2 顺位" in page and "青羊区法院查封" in page
     assert "到账 50000.00 元 · 发放 30000.00 元 · 余额 20000.00 元" in page
     assert "执行通知书" in page and "（2026）川0104执异1号" in page and "执行异议" in page
-    assert "川9999执恢1号" not in page                          # a related case of another court stays hidden
+    assert "川01执复1号" not in page                          # a related case of another court stays hidden
     assert 'data-action="instance_started"' in page
     child = text(client.get("/cases/（2026）川0104执异1号"))
     assert "（2026）川0104执1号" in child and "本案所属案件" in child
@@ -378,7 +384,7 @@ def test_case_search_by_number_and_party(engine, client):
     start(engine, "（2026）川9999执1号", court=OTHER, debtor_name="成都某贸易有限公司")
     login(client, "watcher")                    # supervisors search cases too
     found = text(client.get("/cases?q=贸易"))
-    assert "（2026）川0104执1号" in found and "川0104执2号" not in found and "J9999" not in found
+    assert "（2026）川0104执1号" in found and "川0104执2号" not in found and "川9999" not in found
     assert "（2026）川0104执2号" in text(client.get("/cases?q=执2号"))
     assert "没有找到案件" in text(client.get("/cases?q=100%_"))
     everything = text(client.get("/cases"))

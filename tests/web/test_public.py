@@ -107,7 +107,7 @@ def test_the_public_view_of_the_engine(engine):
 def test_the_procedure_with_a_stage_speaks_for_the_case(engine):
     """A companion instance under the same number (the case clock) does not hide the main procedure's stage."""
     engine.start("served_notice", "（2026）川0104执10号", "川0104", {"stage": "control", "debtor_name": "甲"})
-    engine.start("served_notice", "（2026）川0104执10号", "川0104", {"debtor_name": "甲"})
+    engine.start("served_notice", "（2026）川0104执10号", "川0104", {"debtor_name": "甲"}, of_case=True)
     assert engine.public.case("（2026）川0104执10号").stage == "control"
 
 

@@ -26,6 +26,12 @@ def scope(court: str | None = None) -> list[str]:
 
 @bp.post("/cases")
 def file_case():
+    """File a case in a court the token may file in. The engine numbers it; a supplied ``case_no`` (the import of
+    an existing case) must be official, carry the court's own code and be unused (422 ``case_no.format``,
+    ``case_no.foreign_court``, ``case_no.taken``). ``related_case_no`` links it to an existing case of the same
+    court, or for a 执复/执监/执协 case of a court below (422 ``relation.unknown_case``, 403
+    ``relation.foreign_court``); the engine records the relation, and separation of duties reads only recorded
+    relations."""
     data = body()
     fields = {name: "required" for name in ("process_id", "court") if not isinstance(data.get(name), str)
               or not data[name].strip()}
@@ -33,13 +39,19 @@ def file_case():
         fields["data"] = "an object"
     if data.get("case_no") is not None and not isinstance(data["case_no"], str):
         fields["case_no"] = "text, or leave it out to number the case automatically"
+    if data.get("related_case_no") is not None and (not isinstance(data["related_case_no"], str)
+                                                    or not data["related_case_no"].strip()):
+        fields["related_case_no"] = "the number of the case this one is related to (checked and recorded)"
+    if isinstance(data.get("data"), dict) and "related_case_no" in data["data"]:
+        fields["data.related_case_no"] = "not read from case data: give the related case as related_case_no"
     if data.get("version") is not None and not isinstance(data["version"], int):
         fields["version"] = "a whole number"
     if fields:
         raise ApiError(422, "invalid", "the case was not filed", fields)
     require_in(data["court"], *FILERS)
+    related = data["related_case_no"].strip() if data.get("related_case_no") else None
     view = engine().start(data["process_id"], data.get("case_no") or None, data["court"], data.get("data") or {},
-                          actor=g.user, version=data.get("version"))
+                          actor=g.user, version=data.get("version"), related_case_no=related)
     return instance_json(view), 201
 
 

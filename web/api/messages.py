@@ -2,15 +2,22 @@
 bankruptcy court's decision, an application to restore a case, a payment.
 
 Only the names in ``EXTERNAL_MESSAGES`` may be sent (the app config ``API_MESSAGES`` replaces the list): the
-messages diagrams throw to each other (a ruling, a stay) cannot be forged from outside. The sender needs an
-officer's role in the case's court; a message for a case that does not exist yet (it starts one) names the court.
+messages diagrams throw to each other (a ruling, a stay) cannot be forged from outside.
+
+The sender's court comes from the token's grants, never from the body: for an existing case it is the case's
+court, which the sender must hold an officer's role in (otherwise 404, as if the case did not exist); for a case
+that does not exist yet it is the sender's only officer court, or — for a sender of several courts — the one
+``court`` names among them (403 ``message.court_not_granted`` for any other). The engine then keeps the court
+boundary (``engine.court.boundaries``): a message keyed on another court's case number, or for waiting cases of
+another court, is refused with 403 ``message.foreign_court``; a kept message is delivered later only to a case of
+the sender's court.
 """
 from __future__ import annotations
 
 from flask import current_app, g
 
-from web.api.base import ApiError, body, bp, engine, not_found, plain, require_in
-from web.auth import OFFICER_ROLES, courts_for
+from web.api.base import ApiError, body, bp, engine, not_found, plain, require
+from web.auth import OFFICER_ROLES
 
 EXTERNAL_MESSAGES = {
     "objection_filed": "执行异议 (objection filed by a party or outsider)",
@@ -47,16 +54,22 @@ def send_message():
     if fields:
         raise ApiError(422, "invalid", "the message was not sent", fields)
     case_no = data["case_no"].strip()
+    mine = require(*OFFICER_ROLES)
     existing = {i.court for i in engine().instances_of_case(case_no)}
     if existing:
-        if not existing <= set(courts_for(*OFFICER_ROLES)):
+        held = sorted(existing & set(mine))
+        if not held:
             raise not_found(f"case {case_no}")
-        court = sorted(existing)[0]          # the case's court, whatever the sender said
-    elif not data.get("court"):
-        raise ApiError(422, "invalid", f"case {case_no} does not exist yet: say which court the message starts it in",
-                       {"court": "required"})
-    else:
+        court = held[0]                       # the case's court, whatever the sender said
+    elif data.get("court"):
+        if data["court"] not in mine:
+            raise ApiError(403, "forbidden", f"you hold no officer's role in court {data['court']}",
+                           reason="message.court_not_granted", params={"court": data["court"]})
         court = data["court"]
-    require_in(court, *OFFICER_ROLES)
+    elif len(mine) == 1:
+        court = mine[0]
+    else:
+        raise ApiError(422, "invalid", f"case {case_no} does not exist yet: say which of your courts "
+                       f"({', '.join(mine)}) sends the message", {"court": "required"})
     result = engine().correlate(data["name"], case_no, data.get("payload") or {}, actor=g.user, court=court)
     return plain({"status": result.status, "instance_ids": result.instance_ids, "inbox_id": result.inbox_id})

@@ -192,13 +192,25 @@ PATHS = {
                                query("status", "running, suspended, completed or terminated"), *PAGING],
                 "responses": {**ok(page("CaseRow", total=False)), **errors("BadRequest", "Forbidden")}},
         "post": {"summary": "File a case: start a procedure (filing clerks of the court)",
+                 "description": "Refusals name the field and carry a code in error.reason: case_no.format, "
+                                "case_no.foreign_court, case_no.taken, case_no.case_type, relation.unknown_case, "
+                                "relation.foreign_court (403), relation.required (the procedure separates duties "
+                                "from its related case); a related_case_no inside data is refused.",
                  "operationId": "fileCase", "tags": ["cases"],
                  "requestBody": json_body({"type": "object", "required": ["process_id", "court"],
                                            "additionalProperties": False, "properties": {
                                                "process_id": {**TEXT, "description": "e.g. enforcement_case"},
                                                "court": {**TEXT, "description": "court code, e.g. 川0104"},
                                                "case_no": {**TEXT, "description": "leave out to number the "
-                                                           "case from the process's caseType"},
+                                                           "case from the process's caseType; a supplied number "
+                                                           "(import) must be official (（2026）川0104执1号), "
+                                                           "carry the court's own code and be unused"},
+                                               "related_case_no": {**TEXT, "description": "the existing case "
+                                                                   "this one is related to (same court, or for "
+                                                                   "a 执复/执监/执协 case a court below); the engine "
+                                                                   "records "
+                                                                   "the relation; separation of duties and "
+                                                                   "cross-court messages read only recorded ones"},
                                                "version": {**INT, "description": "default: the newest"},
                                                "data": {**ANY_OBJECT, "description": "the case's first data"}}}),
                  "responses": {**ok(ref("Instance"), "Filed", "201"),
@@ -255,14 +267,20 @@ PATHS = {
         "summary": "Send a message from outside: objection filed, asset clue, bankruptcy court decision, "
                    "restoration application, payment",
         "description": "Delivered to the case waiting for it, or starts the procedure it starts, or is kept "
-                       "until a case waits for it (never dropped). Names: " +
+                       "until a case waits for it (never dropped). The sender's court is taken from the token's "
+                       "grants: the existing case's court, or the sender's only officer court, or the one of its "
+                       "courts `court` names. A message reaches only cases of that court: one keyed on another "
+                       "court's case number, or for a waiting case of another court, is refused (403, reason "
+                       "message.foreign_court); a kept one is delivered later only to a case of the same court. "
+                       "Names: " +
                        "; ".join(f"`{k}` {v}" for k, v in EXTERNAL_MESSAGES.items()) + ".",
         "operationId": "sendMessage", "tags": ["messages"],
         "requestBody": json_body({"type": "object", "required": ["name", "case_no"], "additionalProperties": False,
                                   "properties": {"name": {"enum": sorted(EXTERNAL_MESSAGES)},
                                                  "case_no": {**TEXT, "description": "the case it is about"},
-                                                 "court": {**TEXT, "description": "needed when the case does "
-                                                           "not exist yet"},
+                                                 "court": {**TEXT, "description": "for a case that does not "
+                                                           "exist yet, which of the sender's own courts sends it "
+                                                           "(needed only when the token has several)"},
                                                  "payload": ANY_OBJECT}}),
         "responses": {**ok(ref("MessageResult")),
                       **errors("BadRequest", "Forbidden", "NotFound", "Conflict", "Invalid")}}},
