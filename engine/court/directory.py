@@ -14,8 +14,9 @@ with the display name from the directory and the roles their groups map to, cour
   names, add the user to the group: an administrator's grant of it would be undone at the next login.
 * **A directory user without any role is not signed in** (and gets no account): the directory holds the whole
   court's staff, zhixing only needs those who work on enforcement.
-* Account changes are not part of any case's execution log (docs/web.md, administration): a directory login and
-  the roles it changed are written to the ``zhixing.directory`` log instead.
+* A directory login is an account write: ``engine/workspaces/directory.py`` runs ``sync_account`` as an office
+  write, so the office log records it (``account.directory_login``); the roles it changed go to the
+  ``zhixing.directory`` log.
 
 Every value typed by the user reaches the directory escaped: in a search filter with ``escape_filter_chars``, in a
 bind DN with ``escape_rdn``. An empty password is refused before the directory is asked (an LDAP simple bind with
