@@ -17,6 +17,8 @@ from engine.commands.office import OfficeWrite
 from engine.commands.tasks import ClaimTask, CompleteTask
 from engine.court import courts
 from engine.court.accounts import check_password, roles_of, upsert_user
+from engine.court.directory import from_environ as directory_from
+from engine.court.directory import has_local_password
 from engine.definitions.validation import validate_files, validate_paths
 from engine.errors import DefinitionInvalid
 from engine.kernel import audit
@@ -30,6 +32,7 @@ from engine.workspaces import metrics as case_metrics
 from engine.workspaces.admin import Administration
 from engine.workspaces.casework import Casework
 from engine.workspaces.design import Designer
+from engine.workspaces.directory import DirectorySignIn
 from engine.workspaces.integration import Integration
 from engine.workspaces.public import PublicAccess
 from engine.workspaces.supervision import Supervision
@@ -77,6 +80,7 @@ class Engine:
         self.tokens = Tokens(self.executor)          # API tokens, stored hashed (engine/workspaces/tokens.py)
         self.public = PublicAccess(self.executor)    # public case progress (执行公开, engine/workspaces/public.py)
         self.integration = Integration(self.executor)   # the REST API's own reads (engine/workspaces/integration.py)
+        self.directory: DirectorySignIn | None = None   # directory login (统一身份认证): use_directory()
 
     # -- schema and reference data -------------------------------------------------------------------------
     def init_schema(self) -> list[int]:
@@ -125,6 +129,21 @@ class Engine:
     def authenticate(self, username: str, password: str) -> bool:
         """Whether ``password`` is the active account's local password (accounts without one cannot log in)."""
         return self.executor.read(lambda conn: check_password(conn, username, password))
+
+    def use_directory(self, settings: Mapping[str, str]) -> None:
+        """Sign in through the court's directory, from ``ZHIXING_LDAP_*`` settings (none: local accounts only);
+        checked now, so a wrong setting or mapping stops the start (engine/court/directory.py)."""
+        found = directory_from(settings)
+        self.directory = DirectorySignIn(self.executor, found) if found else None
+
+    def sign_in(self, username: str, password: str) -> str | None:
+        """The account to sign in, or None: a local account by its own password only; a name without a local
+        password by the directory, if one is in use (raises ``directory.unavailable``, ``directory.no_role``)."""
+        if self.authenticate(username, password):
+            return username
+        if self.directory is None or self.executor.read(lambda conn: has_local_password(conn, username)):
+            return None
+        return self.directory.login(username, password)
 
     def roles_of(self, username: str) -> list[tuple[str, str]]:
         return self.executor.read(lambda conn: roles_of(conn, username))

@@ -59,7 +59,8 @@ def create_app(config: dict | None = None) -> Flask:
         """Times are stored in UTC and shown in court time (Beijing)."""
         return moment.astimezone(COURT_TZ).strftime(fmt) if moment else ""
 
-    from web import assets, auth, i18n, limits, nav, tasks
+    from web import assets, auth, directory, i18n, limits, nav, tasks
+    directory.init_app(app)                  # directory login settings, checked at start (docs/deployment.md)
     limits.init_app(app)                     # body size, NUL characters: before the CSRF check reads the form
     i18n.init_app(app)
     nav.init_app(app)

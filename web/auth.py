@@ -10,6 +10,7 @@ import secrets
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
+from web import directory
 from web.extension import engine
 
 bp = Blueprint("auth", __name__)
@@ -85,14 +86,15 @@ def login():
     error = None
     if request.method == "POST":
         username = request.form.get("username", "").strip()
-        if engine().authenticate(username, request.form.get("password", "")):
+        username, error = directory.sign_in(username, request.form.get("password", ""))   # local or directory
+        if username:
             session.clear()
             session.permanent = True
             session["user"] = username
             target = request.args.get("next", "")
             safe = target.startswith("/") and not target.startswith("//")
             return redirect(target if safe else url_for("tasks.index"))
-        error = _("用户名或密码错误")
+        error = error or _("用户名或密码错误")
     return render_template("login.html", error=error), (401 if error else 200)
 
 

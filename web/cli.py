@@ -341,3 +341,36 @@ def token_revoke(token_id, actor):
     """Revoke a token: it stops working at once."""
     view = _engine().tokens.revoke(token_id, actor)
     click.echo(f"token #{view.id} of {view.username} ({view.name}) revoked")
+
+
+@main.group()
+def directory():
+    """Directory login (统一身份认证): check the ZHIXING_LDAP_* settings (docs/deployment.md)."""
+
+
+@directory.command("check")
+@click.argument("username", required=False)
+@friendly
+def directory_check(username):
+    """Check the settings and the mapping, reach each server; with USERNAME (asks the password), show the
+    user's entry, groups and the roles a login would give, without changing the account."""
+    engine = _engine()
+    engine.use_directory(os.environ)
+    found = engine.directory
+    if found is None:
+        raise ZhixingError("ZHIXING_LDAP_URL is not set: directory login is off, local accounts only")
+    pairs = found.managed()
+    click.echo(f"mapping: {len(pairs)} (court, role) pair(s) set by the directory: "
+               + ", ".join(f"{c}:{r}" for c, r in pairs))
+    failed = False
+    for url, problem in found.reach():
+        click.echo(f"{url}: {problem or 'ok'}")
+        failed |= problem is not None
+    if username:
+        person = found.lookup(username, click.prompt("password", hide_input=True))
+        click.echo(f"{person.dn}: zhixing user {person.username!r}, name {person.display_name!r}")
+        for dn in person.groups:
+            click.echo(f"  group {dn}")
+        click.echo("  roles: " + (", ".join(f"{c}:{r}" for c, r in sorted(person.grants)) or "none (cannot sign in "
+                                  "unless an administrator granted a role the mapping does not name)"))
+    sys.exit(1 if failed else 0)
