@@ -18,6 +18,7 @@ from engine.commands.migrate import MigrateInstance
 from engine.commands.jobs import RetryIncident, job_view
 from engine.commands.messages import CorrelateMessage
 from engine.commands.tasks import ClaimTask, CompleteTask
+from engine.court.lockout import SignIn
 from engine.design import Designer
 from engine.errors import DefinitionInvalid
 from engine.executor import Executor
@@ -70,6 +71,7 @@ class Engine:
         self.design = Designer(self)        # designers' verbs and reads (流程设计): drafts, compare, migrate
         self.admin = Administration(self.executor)   # accounts per court (系统管理, engine/admin.py)
         self.tokens = Tokens(self.executor)          # API tokens, stored hashed (engine/tokens.py)
+        self.signin = SignIn(self.executor)          # sign-in log, lockout, session epochs (engine/court/lockout.py)
         self.public = PublicAccess(self.executor)    # public case progress (执行公开, engine/public.py)
         self.integration = Integration(self.executor)   # the REST API's own reads (engine/integration.py)
 

@@ -14,6 +14,7 @@ from engine.admin import MIN_PASSWORD
 from engine.errors import Forbidden, InvalidInput, NotFound, ZhixingError
 from engine.roles import ROLES
 from web.auth import courts_for, requires
+from web.security import page_number, safe_target
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
@@ -68,10 +69,7 @@ def users():
         else:
             flash(_("已创建用户 %(name)s", name=created.username), "ok")
             return redirect(url_for(".user", username=created.username))
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page", 1))
     query = (request.args.get("q") or "").strip()[:64]
     found = engine().admin.users(courts, query or None, page, PER_PAGE)
     return render_template("admin/users.html", found=found, query=query, courts=courts, roles=ROLES,
@@ -175,5 +173,4 @@ def revoke(token_id: int):
         flash(str(exc), "error")
     else:
         flash(_("令牌 %(name)s 已吊销", name=visible[token_id].name), "ok")
-    target = request.form.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for(".tokens"))
+    return redirect(safe_target(request.form.get("next", ""), url_for(".tokens")))

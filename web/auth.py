@@ -1,18 +1,20 @@
-"""Login with hashed passwords, sessions that expire, CSRF tokens on every form, and the checks every view
+"""Login with hashed passwords (throttled, locked out after repeated failures, logged), sessions that expire and
+can be ended (the session epoch, engine/court/lockout.py), CSRF tokens on every form, and the checks every view
 declares: ``login_required``, or ``requires(*roles)`` (the user holds one of the roles in some court; the view
 then limits what it shows to ``courts_for(...)``, the courts where the user holds them)."""
 from __future__ import annotations
 
 import functools
 import hmac
+import os
 import secrets
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from werkzeug.security import check_password_hash
+from flask_limiter import Limiter
+from werkzeug.security import check_password_hash, generate_password_hash
 
-from engine.store.tables import users
+from web.security import client_address, safe_target
 
 bp = Blueprint("auth", __name__)
 
@@ -26,6 +28,11 @@ def csrf_token() -> str:
 @bp.before_app_request
 def load_user_and_check_csrf():
     g.user = session.get("user")
+    if g.user and not request.path.startswith("/api/"):
+        # a session from before a logout, a password reset or a deactivation holds an old epoch: it is over
+        if current_app.extensions["zhixing"].signin.epoch(g.user) != session.get("epoch"):
+            session.clear()
+            g.user = None
     # the API (/api/) authenticates by bearer token only, never by this session cookie, so it needs no CSRF token
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and not request.path.startswith("/api/"):
         sent = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
@@ -84,25 +91,64 @@ def requires(*roles: str):
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    """Sign in. Every failure is logged (``auth_events``); a locked account name or address is refused before its
+    password is looked at, with the same answer whether the account exists or not."""
+    error, status = None, 200
     if request.method == "POST":
-        engine = current_app.extensions["zhixing"]
-        username = request.form.get("username", "").strip()
-        row = engine.executor.read(lambda conn: conn.execute(
-            sa.select(users.c.password_hash, users.c.display_name, users.c.active)
-            .where(users.c.username == username)).first())
-        if row and row.active and row.password_hash and check_password_hash(row.password_hash,
-                                                                            request.form.get("password", "")):
-            session.clear()
-            session.permanent = True
-            session["user"] = username
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("tasks.index"))
-        error = _("用户名或密码错误")
-    return render_template("login.html", error=error), (401 if error else 200)
+        signin = current_app.extensions["zhixing"].signin
+        username, client = request.form.get("username", "").strip(), client_address()
+        if signin.locks_on(username, client):
+            signin.refused(username, client)
+            error, status = _("登录失败次数过多，已暂时锁定：请 15 分钟后再试，或请系统管理员解除锁定"), 429
+        else:
+            epoch = verify_password(username, request.form.get("password", ""))
+            if epoch is not None:
+                signin.succeeded(username, client)
+                session.clear()
+                session.permanent = True
+                session["user"], session["epoch"] = username, epoch
+                return redirect(safe_target(request.args.get("next", ""), url_for("tasks.index")))
+            signin.failed(username, client)
+            error, status = _("用户名或密码错误"), 401
+    return render_template("login.html", error=error), status
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password by the default method, checked when there is no account (or no password), so
+    an unknown name costs the same time as a known one (no account enumeration by timing)."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def verify_password(username: str, password: str) -> int | None:
+    """The one password check: the account's session epoch if ``password`` is right and the account active, else
+    None. Always hashes once, whatever the outcome."""
+    row = current_app.extensions["zhixing"].signin.user(username) if username else None
+    stored = row.password_hash if row is not None and row.password_hash else _dummy_hash()
+    matches = check_password_hash(stored, password)
+    if row is None or not row.password_hash or not row.active or not matches:
+        return None
+    return row.session_epoch
 
 
 @bp.post("/logout")
 def logout():
+    """Log out: the session epoch is raised, so a copy of this session cookie stops working too."""
+    if g.get("user"):
+        current_app.extensions["zhixing"].signin.logout(g.user, client_address())
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+def init_app(app) -> None:
+    """The login throttle per address (Flask-Limiter): ``LOGIN_RATE_LIMIT`` failed logins (``10 per minute``), kept
+    in ``RATELIMIT_STORAGE_URI`` (``ZHIXING_RATELIMIT_STORAGE``; memory of each process unless set to a shared
+    store such as ``redis://``). The lockout in the store (engine/court/lockout.py) is the limit shared by all
+    processes; this one stops bursts before they reach the database."""
+    app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("ZHIXING_RATELIMIT_STORAGE", "memory://"))
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limit = app.config.get("LOGIN_RATE_LIMIT", "10 per minute")
+    app.extensions["login_limiter"] = Limiter(
+        client_address, app=app, default_limits=[limit],
+        default_limits_exempt_when=lambda: request.endpoint != "auth.login" or request.method != "POST",
+        default_limits_deduct_when=lambda response: response.status_code != 302)

@@ -1,0 +1,1 @@
+"""Court read-models and administration."""
