@@ -1,5 +1,6 @@
 """Administration (系统管理), for users holding the ``admin`` role: accounts (create with a hashed password, roles
-per court, deactivate, reset the password) and API tokens (create, shown once; revoke).
+per court, deactivate, reset the password), API tokens (create, shown once; revoke) and sign-in security (the
+lockouts in force, lifted here, and the sign-in log).
 
 An administrator manages the courts where they hold ``admin`` and nothing else (``engine/admin.py``): another
 court's users are not listed, and a token they create is limited to their courts.
@@ -8,9 +9,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.security import generate_password_hash
 
 from engine.admin import MIN_PASSWORD
+from engine.court import lockout
 from engine.errors import Forbidden, InvalidInput, NotFound, ZhixingError
 from engine.roles import ROLES
 from web.auth import courts_for, requires
@@ -174,3 +177,29 @@ def revoke(token_id: int):
     else:
         flash(_("令牌 %(name)s 已吊销", name=visible[token_id].name), "ok")
     return redirect(safe_target(request.form.get("next", ""), url_for(".tokens")))
+
+
+AUTH_KINDS = {lockout.FAILED: _l("登录失败"), lockout.REFUSED: _l("锁定中拒绝登录"), lockout.OK: _l("登录成功"),
+              lockout.LOGOUT: _l("退出登录"), lockout.LIFTED: _l("解除锁定")}
+
+
+@bp.get("/security")
+@requires("admin")
+def security():
+    """The lockouts an administrator may lift (their users' accounts, unknown names, every address) and the
+    sign-in log of their users."""
+    signin = engine().signin
+    return render_template("admin/security.html", locks=signin.locks(my_courts()),
+                           events=signin.recent(my_courts()), kinds=AUTH_KINDS,
+                           window=int(lockout.WINDOW.total_seconds() // 60), account_limit=lockout.ACCOUNT_LIMIT,
+                           address_limit=lockout.ADDRESS_LIMIT)
+
+
+@bp.post("/security/lift")
+@requires("admin")
+def lift():
+    kind, key = request.form.get("kind", ""), request.form.get("key", "")
+    if kind not in ("account", "address") or not engine().signin.lift(kind, key, my_courts(), g.user):
+        abort(404)
+    flash(_("已解除 %(key)s 的锁定", key=key), "ok")
+    return redirect(url_for(".security"))

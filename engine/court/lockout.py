@@ -60,13 +60,11 @@ def log(conn, now: datetime, kind: str, username: str | None, client: str | None
 def _failures(conn, column, key: str, now: datetime, resets: tuple[str, ...], limit: int):
     """The failures for ``key`` in the window since the last reset: their count and times (newest last)."""
     since = now - WINDOW
-    last_reset = conn.execute(sa.select(sa.func.max(auth_events.c.at)).where(
-        column == key, auth_events.c.kind.in_(resets), auth_events.c.at >= since)).scalar()
-    if last_reset is not None:
-        since = max(since, last_reset)
+    last_reset = conn.execute(sa.select(sa.func.max(auth_events.c.id)).where(          # ids: the order written
+        column == key, auth_events.c.kind.in_(resets), auth_events.c.at >= since)).scalar() or 0
     times = conn.execute(sa.select(auth_events.c.at).where(
-        column == key, auth_events.c.kind == FAILED, auth_events.c.at >= since)
-        .order_by(auth_events.c.at.desc()).limit(limit)).scalars().all()
+        column == key, auth_events.c.kind == FAILED, auth_events.c.at > since, auth_events.c.id > last_reset)
+        .order_by(auth_events.c.id.desc()).limit(limit)).scalars().all()
     return list(reversed(times))
 
 
