@@ -25,6 +25,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.expressions import SafeEnvironment
 from engine.timers import expression_functions
+from engine.workflow import step_budget
 
 
 
@@ -184,8 +185,10 @@ def recompute_timer(workflow, task_id: str, compute_deadline) -> bool:
 
 
 def run_engine(workflow) -> None:
-    workflow.refresh_timers()
-    workflow.do_engine_steps()
+    """Run the case to its next wait, within one step budget (``engine/workflow.py``: ``StepBudgetExceeded``)."""
+    with step_budget():
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
 
 
 def describe_error(exc: BaseException) -> str:

@@ -35,7 +35,8 @@ from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
-from engine.timers import ClockDateTimerEventDefinition, LegalDurationTimerEventDefinition
+from engine.timers import (BoundedCycleTimerEventDefinition, ClockDateTimerEventDefinition,
+                           LegalDurationTimerEventDefinition)
 from engine.workflow import ZhixingWorkflow
 
 STATE_VERSION = 1
@@ -142,6 +143,7 @@ def _config(workflow_class, workflow_converter, task_converter=TaskConverter):
     config = dict(DEFAULT_CONFIG)
     config[LegalDurationTimerEventDefinition] = TimerConditionalEventDefinitionConverter
     config[ClockDateTimerEventDefinition] = TimerConditionalEventDefinitionConverter
+    config[BoundedCycleTimerEventDefinition] = TimerConditionalEventDefinitionConverter
     config.pop(BpmnWorkflow)
     config[workflow_class] = workflow_converter
     config[Task] = task_converter

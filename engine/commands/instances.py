@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from engine import runtime
 from engine.courts import next_case_number
-from engine.errors import InvalidInput, StateError
+from engine.errors import InvalidInput, StateError, ZhixingError
 from engine.store.tables import jobs, messages
 from engine.unit_of_work import InstanceHandle, UnitOfWork
 from engine.views import InstanceView
@@ -51,12 +51,18 @@ class StartInstance:
         if self.related_case_no:
             start.data["related_case_no"] = self.related_case_no
         uow.log(handle, self.actor, "instance_started", data={"definition": definition.label, **self.data})
-        runtime.run_engine(handle.workflow)
-        if self.message is not None:
-            name, payload = self.message
-            runtime.deliver_message(handle.workflow, name, payload)
-            uow.log(handle, self.actor, "message_received", data={"name": name, "payload": payload})
+        try:
             runtime.run_engine(handle.workflow)
+            if self.message is not None:
+                name, payload = self.message
+                runtime.deliver_message(handle.workflow, name, payload)
+                uow.log(handle, self.actor, "message_received", data={"name": name, "payload": payload})
+                runtime.run_engine(handle.workflow)
+        except ZhixingError:
+            raise
+        except Exception as exc:   # a script, budget or timer failure: a 409 as after a completion, not a 500
+            raise StateError(f"case {case_no} could not start: {runtime.describe_error(exc)}. Nothing was saved; "
+                             "report this to the process designer.") from exc
         uow.save(handle)
         return instance_view(uow, handle)
 
