@@ -17,6 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import runtime
 from engine.commands.instances import assert_running, instance_view
 from engine.errors import Forbidden, InvalidInput, NotFound, StateError
+from engine.form_schema import FormValidator
 from engine.roles import ROLES, TEAM_LEADER_ROLES
 from engine.store.tables import events, human_tasks, task_drafts, user_roles, users
 from engine.unit_of_work import UnitOfWork
@@ -162,7 +163,7 @@ class CompleteTask:
         if not schema:
             return
         errors = {}
-        for error in jsonschema.Draft202012Validator(schema, format_checker=FORM_FORMATS).iter_errors(self.data):
+        for error in FormValidator(schema, format_checker=FORM_FORMATS).iter_errors(self.data):
             path = ".".join(str(p) for p in error.absolute_path)
             if error.validator == "required":
                 missing = error.message.split("'")[1] if "'" in error.message else ""

@@ -6,6 +6,7 @@ from collections import defaultdict
 import jsonschema
 
 from engine.courts import CASE_TYPES
+from engine.form_schema import pattern_problems
 from engine.legal_time import parse_period
 from engine.roles import ROLES, role_for_lane
 from engine.validation import texts
@@ -200,6 +201,9 @@ def _form_schema(r: Report, name: str) -> None:
         where = "/".join(map(str, exc.path)) or "top level"
         r.problems.append(Problem(name, 0, "-", f"not a valid JSON Schema (draft 2020-12): {exc.message} "
                                                 f"at {where}; fix the form schema"))
+        return
+    for problem in pattern_problems(r.json[name]):       # RE2: linear time, or refused here
+        r.problems.append(Problem(name, 0, "-", problem))
 
 
 def _call(r: Report, file: str, el) -> None:
