@@ -10,6 +10,7 @@ together), started from one version of one procedure and kept in the store (``de
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 import threading
@@ -36,6 +37,7 @@ from engine.unit_of_work import UnitOfWork
 FILE_NAME = re.compile(r"^[\w\u4e00-\u9fff.-]{1,200}\.(bpmn|dmn|json)$")
 MAX_FILE_BYTES = 2_000_000
 SIMULATION_SECONDS = 20.0
+SIMULATION_MEMORY = 256 << 20        # bytes a scenario run may add to the web process, checked at every step
 CASES_PAGE = 25                 # cases listed per page of the migration preview
 PREVIEW_BATCH = 5               # cases checked per request: each is migrated in memory
 _REFERENCE = re.compile(r'name="(?:formJsonSchemaFilename|formUiSchemaFilename)"\s+value="([^"]+)"')
@@ -100,6 +102,19 @@ class SimulationRun:
 class _OutOfTime(BaseException):
     """Raised from the trace callback to stop a scenario that runs too long (a BaseException, so the simulator's
     own error handling does not turn it into a step failure)."""
+
+
+class _OutOfMemory(BaseException):
+    """Raised from the trace callback when the server grew by more than ``SIMULATION_MEMORY`` during a run."""
+
+
+def _resident() -> int:
+    """This process's resident memory in bytes (Linux ``/proc``; 0 elsewhere, where the cap does not apply)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 class Designer:
@@ -281,20 +296,25 @@ class Designer:
 
         The scenario's own ``deploy:`` is replaced by the given set.
         """
-        from engine.simulation import _Loader, run_scenario
+        from engine.simulation import _Loader, run_scenario, too_large
         import yaml
 
+        if too_large(scenario):
+            return SimulationRun(False, too_large(scenario), (too_large(scenario),))
         try:
             doc = yaml.load(scenario, Loader=_Loader)
         except Exception:          # reported with its line by run_scenario below
             doc = None
         trace: list[str] = []
         deadline = time.monotonic() + seconds
+        memory_cap = _resident() + SIMULATION_MEMORY
 
         def echo(line: str) -> None:
             trace.append(line)
             if time.monotonic() > deadline:
                 raise _OutOfTime()
+            if _resident() > memory_cap:
+                raise _OutOfMemory()
 
         if not self._simulating.acquire(timeout=seconds):
             raise StateError("another scenario is running; try again in a moment")
@@ -313,6 +333,9 @@ class Designer:
                 except _OutOfTime:
                     return SimulationRun(False, f"stopped after {seconds:.0f} s: the scenario runs too long "
                                          "(a loop in the diagram, or too many steps?)", tuple(trace), True)
+                except _OutOfMemory:
+                    return SimulationRun(False, f"stopped: the scenario took more than "
+                                         f"{SIMULATION_MEMORY >> 20} MB of memory", tuple(trace), True)
         finally:
             self._simulating.release()
         return SimulationRun(result.ok, result.summary, tuple(result.trace))
