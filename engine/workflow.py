@@ -51,9 +51,10 @@ def _rearm_after_message(self, my_task):
 BoundaryEvent._run_hook = _rearm_after_message
 
 
-MAX_ENGINE_STEPS = 10_000     # tasks run (and waiting tasks updated) in one engine step: the largest real
-                              # procedure runs under 200 between two waits
-MAX_ENGINE_SECONDS = 5.0      # wall time of one engine step, for what steps do not count
+MAX_ENGINE_STEPS = 10_000     # tasks run (and waiting tasks updated) in one engine step, far above what a
+                              # procedure runs between two waits
+MAX_ENGINE_SECONDS = 2.0      # wall time of one engine step (real steps take milliseconds; SpiffWorkflow slows
+                              # down as a loop's task tree grows, so this is usually what stops a loop)
 
 
 class StepBudgetExceeded(RuntimeError):
