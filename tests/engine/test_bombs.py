@@ -194,3 +194,14 @@ def test_a_yaml_alias_bomb_is_refused_before_it_grows():
 def test_a_scenario_over_the_size_limit_is_refused_unread():
     result = run_scenario("name: big\n" + "# padding\n" * 30_000)
     assert not result.ok and "larger than 256 KB" in result.summary
+
+
+def test_a_designers_scenario_run_stops_when_the_server_grows_too_much(engine, monkeypatch):
+    """The run is checked at every step against ``SIMULATION_MEMORY`` (here: no growth at all allowed)."""
+    import engine.design as design
+    files = {"cycle.bpmn": cycle_flow('"R3/P1D"').decode()}
+    scenario = "name: tiny\nstart: 2026-03-02T09:00+08:00\ncourt: 川0104\nsteps:\n  - note: one\n  - note: two\n"
+    assert engine.design.simulate(files, scenario).ok
+    monkeypatch.setattr(design, "SIMULATION_MEMORY", -1)
+    run = engine.design.simulate(files, scenario)
+    assert not run.ok and "MB of memory" in run.summary

@@ -258,3 +258,25 @@ def test_the_demo_users_each_have_their_own_salt_and_hash(engine):
         sa.select(users.c.password_hash).where(users.c.username.in_([u for u, *_ in USERS]))).scalars().all())
     assert len(hashes) == len(USERS) and len(set(hashes)) == len(USERS)
     assert len({h.split("$")[1] for h in hashes}) == len(USERS)                  # the salts differ too
+
+
+def test_the_sign_in_security_texts_have_english():
+    """Every text of the 登录安全 page and of the lockout has its English in web/i18n/security."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+    web = Path(__file__).resolve().parents[2] / "web"
+    texts = set(re.findall(r"_\('([^']+)'", (web / "templates/admin/security.html").read_text()))
+    texts |= {"登录失败次数过多，已暂时锁定：请 15 分钟后再试，或请系统管理员解除锁定", "日期应在 %(first)s 至 %(last)s 之间"}
+    texts |= set(re.findall(r'_l?\("([^"]+)"\)', (web / "admin.py").read_text().split("AUTH_KINDS")[1]))
+    with (web / "i18n/security/en/LC_MESSAGES/messages.po").open("rb") as po:
+        catalogue = {m.id: m.string for m in read_po(po) if m.id}
+    texts.discard("用户管理")                                       # the common catalogue's
+    assert len(texts) > 20 and sorted(t for t in texts if not catalogue.get(t)) == []
+
+
+def test_the_security_page_is_in_english_on_request(app):
+    boss = logged_in(app, "boss")
+    boss.post("/language/en", data={"csrf_token": boss.csrf, "next": "/"})
+    page = boss.get("/admin/security").get_data(as_text=True)
+    assert "Sign-in security" in page and "Locks in force" in page
