@@ -145,6 +145,7 @@ def init_app(app) -> None:
     in ``RATELIMIT_STORAGE_URI`` (``ZHIXING_RATELIMIT_STORAGE``; memory of each process unless set to a shared
     store such as ``redis://``). The lockout in the store (engine/court/lockout.py) is the limit shared by all
     processes; this one stops bursts before they reach the database."""
+    _dummy_hash()                             # made now, so that the first unknown name costs no extra hash
     app.config.setdefault("RATELIMIT_STORAGE_URI", os.environ.get("ZHIXING_RATELIMIT_STORAGE", "memory://"))
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limit = app.config.get("LOGIN_RATE_LIMIT", "10 per minute")
