@@ -20,6 +20,7 @@ from engine.legaltime.clock import SystemClock, VirtualClock
 from engine.legaltime.periods import COURT_TZ, deadline_day
 from engine.store.database import database_url
 from engine.views import DefinitionView, EventView, InstanceView, JobView, MessageResult, TaskView
+from engine.workspaces import lockout
 from engine.workspaces.admin import MIN_PASSWORD
 from engine.workspaces.design import CASES_PAGE as MIGRATION_CASES_PAGE
 from engine.workspaces.design import PREVIEW_BATCH as MIGRATION_PREVIEW_BATCH
@@ -30,4 +31,4 @@ __all__ = ["COURT_TZ", "ConcurrentModification", "DefinitionInvalid", "Definitio
            "Forbidden", "INSTANCE_STATUSES", "InstanceView", "InvalidInput", "JobView", "MIGRATION_CASES_PAGE",
            "MIGRATION_PREVIEW_BATCH", "MIN_PASSWORD", "MessageResult", "NotFound", "ROLES", "StateError",
            "SupervisionFilters", "SystemClock", "TEAMS", "TEAM_LEADER_ROLES", "TaskView", "TooManyLookups",
-           "VirtualClock", "ZhixingError", "database_url", "deadline_day", "validate_paths"]
+           "VirtualClock", "ZhixingError", "database_url", "deadline_day", "lockout", "validate_paths"]

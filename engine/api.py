@@ -34,6 +34,7 @@ from engine.workspaces.casework import Casework
 from engine.workspaces.design import Designer
 from engine.workspaces.directory import DirectorySignIn
 from engine.workspaces.integration import Integration
+from engine.workspaces.lockout import SignIn
 from engine.workspaces.public import PublicAccess
 from engine.workspaces.supervision import Supervision
 from engine.workspaces.tokens import Tokens
@@ -81,6 +82,7 @@ class Engine:
         self.public = PublicAccess(self.executor)    # public case progress (执行公开, engine/workspaces/public.py)
         self.integration = Integration(self.executor)   # the REST API's own reads (engine/workspaces/integration.py)
         self.directory: DirectorySignIn | None = None   # directory login (统一身份认证): use_directory()
+        self.signin = SignIn(self.executor)          # sign-in log, lockout, session epochs (court/lockout.py)
 
     # -- schema and reference data -------------------------------------------------------------------------
     def init_schema(self) -> list[int]:
@@ -126,8 +128,9 @@ class Engine:
     def court(self, code: str):
         return self.executor.read(lambda conn: courts.get_court(conn, code))
 
-    def authenticate(self, username: str, password: str) -> bool:
-        """Whether ``password`` is the active account's local password (accounts without one cannot log in)."""
+    def authenticate(self, username: str, password: str) -> int | None:
+        """The account's session epoch if ``password`` is the active account's local password, else None (in the
+        same time whether the account exists or not; an account without a local password cannot log in here)."""
         return self.executor.read(lambda conn: check_password(conn, username, password))
 
     def use_directory(self, settings: Mapping[str, str]) -> None:
@@ -136,14 +139,18 @@ class Engine:
         found = directory_from(settings)
         self.directory = DirectorySignIn(self.executor, found) if found else None
 
-    def sign_in(self, username: str, password: str) -> str | None:
-        """The account to sign in, or None: a local account by its own password only; a name without a local
-        password by the directory, if one is in use (raises ``directory.unavailable``, ``directory.no_role``)."""
-        if self.authenticate(username, password):
-            return username
+    def sign_in(self, username: str, password: str) -> tuple[str, int] | None:
+        """``(account, session epoch)`` to sign in, or None: a local account by its own password only; a name
+        without a local password by the directory, if one is in use (raises ``directory.unavailable``,
+        ``directory.no_role``)."""
+        epoch = self.authenticate(username, password)
+        if epoch is not None:
+            return username, epoch
         if self.directory is None or self.executor.read(lambda conn: has_local_password(conn, username)):
             return None
-        return self.directory.login(username, password)
+        name = self.directory.login(username, password)
+        epoch = self.signin.epoch(name) if name else None
+        return (name, epoch) if name and epoch is not None else None
 
     def roles_of(self, username: str) -> list[tuple[str, str]]:
         return self.executor.read(lambda conn: roles_of(conn, username))

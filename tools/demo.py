@@ -42,12 +42,17 @@ def demo_start(now: datetime) -> datetime:
     return datetime.combine(day, time(9, 0), COURT_TZ)
 
 
+def add_demo_users(engine) -> None:
+    """The demo users, each with a hash (and salt) of its own: one shared hash would tell that they share a
+    password, and one cracked hash would open every account."""
+    for username, name, roles in USERS:
+        engine.add_user(username, name, [(COURT, r) for r in roles], generate_password_hash(DEMO_PASSWORD))
+
+
 def load_demo(engine, echo=None) -> list[str]:
     from tools.scenarios import run_scenario
     out = []
-    password_hash = generate_password_hash(DEMO_PASSWORD)
-    for username, name, roles in USERS:
-        engine.add_user(username, name, [(COURT, r) for r in roles], password_hash)
+    add_demo_users(engine)
     out.append(f"{len(USERS)} demo users in court {COURT}, password '{DEMO_PASSWORD}'")
     engine.deploy([BPMN], actor="demo")
     if engine.executor.read(_has_cases):

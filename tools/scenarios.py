@@ -87,8 +87,26 @@ class _Map(dict):
         return self.lines.get(key, self.line)
 
 
+MAX_SCENARIO_BYTES = 256 * 1024     # the largest scenario of the repository is ~12 KB
+
+
 class _Loader(yaml.SafeLoader):
-    """Safe YAML whose mappings carry line numbers; timestamps stay text (read here, in Beijing time)."""
+    """Safe YAML whose mappings carry line numbers; timestamps stay text (read here, in Beijing time); no
+    aliases: nested ``*name`` references made a 566-byte scenario grow the server from 155 MB to 1.5 GB."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in a scenario; write "
+                                              "the value out", mark)
+        return super().compose_node(parent, index)
+
+
+def too_large(source) -> str | None:
+    """Why a scenario text is refused before it is read, or None."""
+    if isinstance(source, str) and len(source.encode("utf-8", "surrogatepass")) > MAX_SCENARIO_BYTES:
+        return f"the scenario is larger than {MAX_SCENARIO_BYTES // 1024} KB; split it"
+    return None
 
 
 _Loader.yaml_implicit_resolvers = {c: [r for r in rs if r[0] != "tag:yaml.org,2002:timestamp"]
@@ -876,6 +894,8 @@ def run_scenario(source, base_dir: Path | str = ".", echo: Callable[[str], objec
                  start: datetime | None = None) -> ScenarioResult:
     """Run a scenario given as YAML text or as a dict; paths in it are relative to ``base_dir``. ``database_url``
     runs it into that database instead of a throw-away one; ``start`` replaces the scenario's start moment."""
+    if too_large(source):
+        return _failed(f"{file}: {too_large(source)}", echo)
     try:
         doc = yaml.load(source, Loader=_Loader) if isinstance(source, str) else _wrap(source)
         sc = parse_scenario(doc, file, Path(base_dir))
@@ -916,6 +936,7 @@ def _failed(message: str, echo) -> ScenarioResult:
 
 # -- scenario runs against a designer's draft (the designer's "run a scenario" page) ----------------------
 SIMULATION_SECONDS = 20.0
+SIMULATION_MEMORY = 256 << 20        # bytes a scenario run may add to the web process, checked at every step
 _SIMULATING = threading.Lock()      # one scenario at a time: the sandbox adapters read process-wide settings
 PROCEDURE_SCENARIOS = Path(__file__).resolve().parents[1] / "tests" / "scenarios" / "procedures"
 
@@ -933,23 +954,42 @@ class _OutOfTime(BaseException):
     own error handling does not turn it into a step failure)."""
 
 
+class _OutOfMemory(BaseException):
+    """Raised from the trace callback when the server grew by more than ``SIMULATION_MEMORY`` during a run."""
+
+
+def _resident() -> int:
+    """This process's resident memory in bytes (Linux ``/proc``; 0 elsewhere, where the cap does not apply)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 
 def simulate_draft(files: Mapping[str, str], scenario: str, seconds: float = SIMULATION_SECONDS) -> SimulationRun:
     """Run a scenario (YAML text) against ``files`` on a throw-away database, stopped after ``seconds``.
 
     The scenario's own ``deploy:`` is replaced by the given set.
     """
+    refusal = too_large(scenario)
+    if refusal:
+        return SimulationRun(False, refusal, (refusal,))
     try:
         doc = yaml.load(scenario, Loader=_Loader)
     except Exception:          # reported with its line by run_scenario below
         doc = None
     trace: list[str] = []
     deadline = monotonic() + seconds
+    memory_cap = _resident() + SIMULATION_MEMORY
 
     def echo(line: str) -> None:
         trace.append(line)
         if monotonic() > deadline:
             raise _OutOfTime()
+        if _resident() > memory_cap:
+            raise _OutOfMemory()
 
     if not _SIMULATING.acquire(timeout=seconds):
         raise StateError("another scenario is running; try again in a moment")
@@ -968,6 +1008,9 @@ def simulate_draft(files: Mapping[str, str], scenario: str, seconds: float = SIM
             except _OutOfTime:
                 return SimulationRun(False, f"stopped after {seconds:.0f} s: the scenario runs too long "
                                      "(a loop in the diagram, or too many steps?)", tuple(trace), True)
+            except _OutOfMemory:
+                return SimulationRun(False, f"stopped: the scenario took more than {SIMULATION_MEMORY >> 20} MB "
+                                     "of memory", tuple(trace), True)
     finally:
         _SIMULATING.release()
     return SimulationRun(result.ok, result.summary, tuple(result.trace))

@@ -59,9 +59,11 @@ def create_app(config: dict | None = None) -> Flask:
         """Times are stored in UTC and shown in court time (Beijing)."""
         return moment.astimezone(COURT_TZ).strftime(fmt) if moment else ""
 
-    from web import assets, auth, directory, i18n, limits, nav, tasks
+    from web import assets, auth, directory, i18n, limits, nav, security, tasks
+    security.init_app(app)                   # proxy headers, Secure cookie over HTTPS, JSON depth (web/security.py)
     directory.init_app(app)                  # directory login settings, checked at start (docs/deployment.md)
     limits.init_app(app)                     # body size, NUL characters: before the CSRF check reads the form
+    auth.init_app(app)                       # the login throttle
     i18n.init_app(app)
     nav.init_app(app)
     app.register_blueprint(assets.bp)
@@ -96,6 +98,7 @@ def create_app(config: dict | None = None) -> Flask:
     messages = {400: "请求有误 (bad request)", 403: "无权访问 (you may not open this page)",
                 404: "页面不存在 (page not found)", 405: "不支持的操作 (method not allowed)",
                 413: "上传内容过大 (upload too large)",
+                429: "尝试过于频繁，请稍后再试 (too many attempts, try again later)",
                 500: "服务器内部错误，已记录 (internal error, logged)"}
 
     def http_error(exc):

@@ -1,5 +1,6 @@
 """Administration (系统管理), for users holding the ``admin`` role: accounts (create with a hashed password, roles
-per court, deactivate, reset the password) and API tokens (create, shown once; revoke).
+per court, deactivate, reset the password), API tokens (create, shown once; revoke) and sign-in security (the
+lockouts in force, lifted here, and the sign-in log).
 
 An administrator manages the courts where they hold ``admin`` and nothing else (``engine/workspaces/admin.py``): another
 court's users are not listed, and a token they create is limited to their courts.
@@ -8,11 +9,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.security import generate_password_hash
 
-from engine import MIN_PASSWORD, ROLES, Forbidden, InvalidInput, NotFound, ZhixingError
+from engine import MIN_PASSWORD, ROLES, Forbidden, InvalidInput, NotFound, ZhixingError, lockout
 from web.auth import courts_for, requires
 from web.extension import engine
+from web.security import page_number, safe_target
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PER_PAGE = 50
@@ -64,10 +67,7 @@ def users():
         else:
             flash(_("已创建用户 %(name)s", name=created.username), "ok")
             return redirect(url_for(".user", username=created.username))
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page", 1))
     query = (request.args.get("q") or "").strip()[:64]
     found = engine().admin.users(courts, query or None, page, PER_PAGE)
     return render_template("admin/users.html", found=found, query=query, courts=courts, roles=ROLES,
@@ -171,5 +171,30 @@ def revoke(token_id: int):
         flash(str(exc), "error")
     else:
         flash(_("令牌 %(name)s 已吊销", name=visible[token_id].name), "ok")
-    target = request.form.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for(".tokens"))
+    return redirect(safe_target(request.form.get("next", ""), url_for(".tokens")))
+
+
+AUTH_KINDS = {lockout.FAILED: _l("登录失败"), lockout.REFUSED: _l("锁定中拒绝登录"), lockout.OK: _l("登录成功"),
+              lockout.LOGOUT: _l("退出登录"), lockout.LIFTED: _l("解除锁定")}
+
+
+@bp.get("/security")
+@requires("admin")
+def security():
+    """The lockouts an administrator may lift (their users' accounts, unknown names, every address) and the
+    sign-in log of their users."""
+    signin = engine().signin
+    return render_template("admin/security.html", locks=signin.locks(my_courts()),
+                           events=signin.recent(my_courts()), kinds=AUTH_KINDS,
+                           window=int(lockout.WINDOW.total_seconds() // 60), account_limit=lockout.ACCOUNT_LIMIT,
+                           address_limit=lockout.ADDRESS_LIMIT)
+
+
+@bp.post("/security/lift")
+@requires("admin")
+def lift():
+    kind, key = request.form.get("kind", ""), request.form.get("key", "")
+    if kind not in ("account", "address") or not engine().signin.lift(kind, key, my_courts(), g.user):
+        abort(404)
+    flash(_("已解除 %(key)s 的锁定", key=key), "ok")
+    return redirect(url_for(".security"))

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from engine.errors import NotFound
 from web.auth import OFFICER_ROLES, courts_for, requires
 from web.extension import engine
+from web.security import page_number
 
 bp = Blueprint("cases", __name__)
 
@@ -71,10 +72,7 @@ def compact_json(value) -> str:
 def index():
     query = (request.args.get("q") or "").strip()[:100]
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
+    page = page_number(request.args.get("page", 1))
     found = engine().casework.find_cases(courts_for(*CASE_ROLES), query or None, status=status, page=page,
                                          per_page=PER_PAGE)
     params = {k: v for k, v in (("q", query), ("status", status)) if v}

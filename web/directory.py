@@ -18,9 +18,9 @@ def init_app(app: Flask) -> None:
     app.extensions["zhixing"].use_directory(os.environ if env is None else env)
 
 
-def sign_in(username: str, password: str) -> tuple[str | None, str | None]:
-    """``(user name to sign in, None)``, or ``(None, message)``; ``(None, None)`` for a wrong name or password,
-    so the caller shows its own wrong-password message."""
+def sign_in(username: str, password: str) -> tuple[tuple[str, int] | None, str | None]:
+    """``((user name, session epoch), None)`` to sign in, or ``(None, message)``; ``(None, None)`` for a wrong
+    name or password, so the caller shows its own wrong-password message."""
     try:
         return engine().sign_in(username, password), None
     except ZhixingError as exc:

@@ -19,6 +19,8 @@ from babel.messages.pofile import read_po
 from flask import Blueprint, Flask, redirect, request, session
 from flask_babel import Babel
 
+from web.security import safe_target
+
 LANGUAGES = {"zh": "中文", "en": "English"}
 ROOT = Path(__file__).parent / "i18n"
 
@@ -81,8 +83,7 @@ def init_app(app: Flask) -> None:
 def choose(code: str):
     if code in LANGUAGES:
         session["lang"] = code
-    target = request.form.get("next", "/")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else "/")
+    return redirect(safe_target(request.form.get("next", "/"), "/"))
 
 
 if __name__ == "__main__":       # make install: compile the catalogues once, at install time

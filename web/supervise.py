@@ -39,6 +39,7 @@ from web.cases import stage_label
 from web.extension import engine as _engine
 from web.i18n import current_language
 from web.nav import SUPERVISORS
+from web.security import FIRST_DAY, LAST_DAY, page_number, safe_target
 
 bp = Blueprint("supervise", __name__, url_prefix="/supervise")
 
@@ -143,7 +144,7 @@ def _filters() -> tuple[Filters, dict, list[str]]:
 def instances():
     engine = _engine()
     filters, errors, scope = _filters()
-    page = engine.supervision.instances(filters, request.args.get("page", 1, type=int) or 1, PER_PAGE)
+    page = engine.supervision.instances(filters, page_number(request.args.get("page", 1)), PER_PAGE)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("supervise/instances.html", page=page, filters=filters, errors=errors, scope=scope,
                            procedures=engine.supervision.procedures(), stages=engine.supervision.stages(scope),
@@ -258,7 +259,7 @@ def change_status(instance_id: int, action: str):
 @requires(*SUPERVISORS)
 def incidents():
     scope = _scope()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = page_number(request.args.get("page", 1))
     rows, total = _engine().supervision.incidents(scope, page, PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
     return render_template("supervise/incidents.html", rows=rows, total=total, page=page, pages=pages,
@@ -279,8 +280,7 @@ def retry(job_id: int):
         flash(str(exc), "error")
     else:
         flash(_("已重新排队，稍后由后台执行"), "ok")
-    target = request.form.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for(".incidents"))
+    return redirect(safe_target(request.form.get("next", ""), url_for(".incidents")))
 
 
 # -- heatmap ----------------------------------------------------------------------------------------------------
@@ -289,10 +289,14 @@ def _day(name: str, default: date, errors: dict) -> date:
     if not text:
         return default
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         errors[name] = _("日期格式应为 2026-05-04")
         return default
+    if not FIRST_DAY <= day <= LAST_DAY:
+        errors[name] = _("日期应在 %(first)s 至 %(last)s 之间", first=FIRST_DAY, last=LAST_DAY)
+        return default
+    return day
 
 
 @bp.get("/heatmap")
@@ -370,6 +374,8 @@ def _month(text: str | None, today: date) -> tuple[date, date]:
     try:
         first = date.fromisoformat(f"{text}-01") if text else today.replace(day=1)
     except ValueError:
+        first = today.replace(day=1)
+    if not FIRST_DAY <= first <= LAST_DAY:
         first = today.replace(day=1)
     nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return first, min(nxt - timedelta(days=1), max(today, first))

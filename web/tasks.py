@@ -17,6 +17,7 @@ from engine.errors import ConcurrentModification, Forbidden, InvalidInput, NotFo
 from web import task_form
 from web.auth import OFFICER_ROLES, courts_for, has_role, login_required, requires, user_roles
 from web.extension import engine
+from web.security import page_number, safe_target
 
 bp = Blueprint("tasks", __name__)
 
@@ -54,8 +55,7 @@ def is_team_leader(court: str | None = None) -> bool:
 
 
 def _back(default: str) -> str:
-    target = request.form.get("next", "")
-    return target if target.startswith("/") and not target.startswith("//") else default
+    return safe_target(request.form.get("next", ""), default)
 
 
 def _filters(args) -> dict:
@@ -68,10 +68,7 @@ def _filters(args) -> dict:
                "overdue": args.get("overdue") == "1",
                "claim": args.get("claim") if args.get("claim") in ("mine", "unclaimed") else None,
                "sort": "created" if args.get("sort") == "created" else "due"}
-    try:
-        filters["page"] = max(1, int(args.get("page", 1)))
-    except ValueError:
-        filters["page"] = 1
+    filters["page"] = page_number(args.get("page", 1))
     return filters
 
 

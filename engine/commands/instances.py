@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from engine.court import boundaries
 from engine.court.courts import next_case_number
-from engine.errors import Forbidden, InvalidInput, StateError
+from engine.errors import Forbidden, InvalidInput, StateError, ZhixingError
 from engine.kernel import runtime
 from engine.kernel.unit_of_work import InstanceHandle, UnitOfWork
 from engine.store.tables import jobs, messages
@@ -86,12 +86,18 @@ class StartInstance:
             start.data["related_case_no"] = related
         logged = dict(data, related_case_no=related) if related else data
         uow.log(handle, self.actor, "instance_started", data={"definition": definition.label, **logged})
-        runtime.run_engine(handle.workflow)
-        if self.message is not None:
-            name, payload = self.message
-            runtime.deliver_message(handle.workflow, name, payload)
-            uow.log(handle, self.actor, "message_received", data={"name": name, "payload": payload})
+        try:
             runtime.run_engine(handle.workflow)
+            if self.message is not None:
+                name, payload = self.message
+                runtime.deliver_message(handle.workflow, name, payload)
+                uow.log(handle, self.actor, "message_received", data={"name": name, "payload": payload})
+                runtime.run_engine(handle.workflow)
+        except ZhixingError:
+            raise
+        except Exception as exc:   # a script, budget or timer failure: a 409 as after a completion, not a 500
+            raise StateError(f"case {case_no} could not start: {runtime.describe_error(exc)}. Nothing was saved; "
+                             "report this to the process designer.") from exc
         uow.save(handle)
         return instance_view(uow, handle)
 

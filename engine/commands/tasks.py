@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from engine.commands.instances import assert_running, instance_view
 from engine.court import boundaries
 from engine.court.roles import ROLES, TEAM_LEADER_ROLES
+from engine.definitions.form_schema import FormValidator
 from engine.errors import Forbidden, InvalidInput, NotFound, StateError
 from engine.kernel import TaskState, runtime
 from engine.kernel.unit_of_work import UnitOfWork
@@ -181,7 +182,7 @@ class CompleteTask:
         if not schema:
             return
         errors: dict[str, str] = {}
-        for error in jsonschema.Draft202012Validator(schema, format_checker=FORM_FORMATS).iter_errors(self.data):
+        for error in FormValidator(schema, format_checker=FORM_FORMATS).iter_errors(self.data):
             path = ".".join(str(p) for p in error.absolute_path)
             if error.validator == "required":
                 missing = error.message.split("'")[1] if "'" in error.message else ""

@@ -1,10 +1,12 @@
 """Users and the roles they hold per court (who may work in which lane)."""
 from __future__ import annotations
 
+import functools
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.court.roles import ROLES
 from engine.errors import InvalidInput
@@ -42,6 +44,20 @@ def roles_of(conn: sa.Connection, username: str) -> list[tuple[str, str]]:
     return sorted((r.court, r.role) for r in rows)
 
 
-def check_password(conn, username: str, password: str) -> bool:
-    row = conn.execute(sa.select(users.c.password_hash, users.c.active).where(users.c.username == username)).first()
-    return bool(row and row.active and row.password_hash and check_password_hash(row.password_hash, password))
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a random password by the default method, checked when there is no account (or no password), so
+    an unknown name costs the same time as a known one (no account enumeration by timing)."""
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def check_password(conn, username: str, password: str) -> int | None:
+    """The one password check: the account's session epoch if ``password`` is its local password and the account
+    is active, else None. Always hashes once, whatever the outcome."""
+    row = conn.execute(sa.select(users.c.password_hash, users.c.active, users.c.session_epoch)
+                       .where(users.c.username == username)).first() if username else None
+    stored = row.password_hash if row is not None and row.password_hash else _dummy_hash()
+    matches = check_password_hash(stored, password)
+    if row is None or not row.password_hash or not row.active or not matches:
+        return None
+    return int(row.session_epoch)

@@ -42,10 +42,14 @@ def parse(files: Mapping[str, bytes], known_processes=(), registry=None) -> list
         raise DefinitionInvalid(problems)
     parser = SpiffBpmnParser()
     for name, content in sorted(files.items()):
-        if name.endswith(".bpmn"):
-            parser.add_bpmn_str(content, filename=name)
-        elif name.endswith(".dmn"):
-            parser.add_dmn_str(content, filename=name)
+        try:
+            if name.endswith(".bpmn"):
+                parser.add_bpmn_str(content, filename=name)
+            elif name.endswith(".dmn"):
+                parser.add_dmn_str(content, filename=name)
+        except Exception as exc:  # validation should have caught it (it refuses DTDs); still never a traceback
+            raise DefinitionInvalid([Problem(name, getattr(exc, "lineno", 0) or 0, "-", f"cannot be read: {exc}")]) \
+                from exc
     parsed = []
     process_properties = _process_properties(files)
     message_keys = _message_keys(files)

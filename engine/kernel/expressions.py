@@ -26,9 +26,12 @@ unpacking in calls; any name or attribute starting with ``_`` (a lone ``_`` is a
 Rejected statically by ``check`` and again whenever ``evaluate``/``execute`` compiles the text; the run-time
 attribute/method checks look at the real type of the object as well.
 
-Limits (module constants, read at call time): ``TIME_BUDGET`` s of CPU and ``MAX_STEPS`` loop iterations per
-call, ``range`` up to ``MAX_RANGE`` items, integers up to ``MAX_INT_BITS`` bits, strings up to ``MAX_STRING``
-characters, lists/dicts up to ``MAX_ITEMS`` items, nested values up to ``MAX_SIZE`` items+characters.
+Limits (module constants, read at call time): ``TIME_BUDGET`` s of CPU and ``MAX_STEPS`` steps per call, where a
+step is a loop iteration or an item a builtin or method reads (``sorted(xs)`` costs ``len(xs)``: work inside
+builtins counts), ``range`` up to ``MAX_RANGE`` items, integers up to ``MAX_INT_BITS`` bits, strings up to
+``MAX_STRING`` characters, lists/dicts up to ``MAX_ITEMS`` items, nested values up to ``MAX_SIZE``
+items+characters, and all the values one call makes (every list, string, slice, even those dropped at once) up to
+``MAX_MADE`` items+characters, which bounds the memory a text can take.
 Shared data: SpiffWorkflow copies task data shallowly, so ``execute`` deep-copies first the names a script can
 mutate (found once per text from the AST, following aliases such as ``p = case['party']``).
 """
@@ -56,6 +59,8 @@ MAX_STRING = 100_000
 MAX_INT_BITS = 10_000
 MAX_SIZE = 1_000_000       # items + characters of a nested value, shared parts counted every time
 MAX_SOURCE = 20_000
+MAX_MADE = 500_000         # items + characters of all the values one call makes (lists, strings, slices...)
+_SIZED = frozenset({str, list, tuple, dict, set, frozenset, range})
 
 
 class UnsafeExpression(ValueError):
@@ -145,6 +150,9 @@ def _measure(v: Any, f: _Frame | None = None, strict: bool = False) -> Any:
             size += 1
         if size > MAX_SIZE:
             raise ExpressionError(f"value larger than {MAX_SIZE} items and characters")
+        if f is not None and pops == 4096:        # the walk is work too: within the budget as it goes
+            f.budget.tick(pops)
+            pops = 0
     if f is not None:
         f.budget.tick(pops)
     return v
@@ -181,6 +189,20 @@ def _mod(a: Any, b: Any) -> Any:
 _GUARDED = {operator.mul: _mul, operator.pow: _pow, operator.mod: _mod}
 
 
+def _sum(iterable, start=0):
+    """``sum``, in linear time: lists and tuples are joined by extending one result (Python's own ``sum`` copies
+    the growing list at every item, quadratic: ``sum([[1]*40]*10000, [])`` took 4.6 s), checked as it grows."""
+    if type(start) not in (list, tuple):
+        return sum(iterable, start)
+    out = list(start)
+    for item in iterable:
+        if type(item) is not type(start):
+            raise ExpressionError(f"sum() cannot add {type(item).__name__} to {type(start).__name__}")
+        out.extend(item)
+        _limit(out)
+    return out if type(start) is list else tuple(out)
+
+
 def _range(*args: int) -> range:
     r = range(*args)
     if len(r) > MAX_RANGE:
@@ -189,7 +211,7 @@ def _range(*args: int) -> range:
 
 
 _BUILTINS: dict[str, Callable] = {
-    "len": len, "abs": abs, "min": min, "max": max, "sum": sum, "round": round, "int": int, "float": float,
+    "len": len, "abs": abs, "min": min, "max": max, "sum": _sum, "round": round, "int": int, "float": float,
     "str": lambda *a: str(*(_measure(x) for x in a)), "bool": bool, "list": list, "dict": dict, "set": set,
     "tuple": tuple, "sorted": sorted, "any": any, "all": all, "range": _range, "enumerate": enumerate,
     "zip": zip, "date": date, "timedelta": timedelta}
@@ -206,6 +228,7 @@ def _allowed(table: dict[type, frozenset[str]], obj: Any, name: str) -> None:
 
 def _call_method(obj: Any, name: str, args: list, kwargs: dict, f: _Frame) -> Any:
     _allowed(_METHODS, obj, name)
+    f.budget.read((obj, *args, *kwargs.values()))
     if name == "join" and args:
         args[0] = list(args[0])
         if len(obj) * len(args[0]) + sum(len(s) for s in args[0] if type(s) is str) > MAX_STRING:
@@ -219,14 +242,31 @@ def _call_method(obj: Any, name: str, args: list, kwargs: dict, f: _Frame) -> An
         _limit(obj)
         for a in (*args, *kwargs.values()):
             _store_check(a, f)
-    return _limit(result)
+    return f.budget.grow(_limit(result)) if result is not obj else result
 
 
 class _Budget:
-    __slots__ = ("steps", "next_check", "deadline")
+    __slots__ = ("steps", "next_check", "deadline", "made")
 
     def __init__(self) -> None:
-        self.steps, self.next_check, self.deadline = 0, 1, 0.0
+        self.steps, self.next_check, self.deadline, self.made = 0, 1, 0.0, 0
+
+    def grow(self, v: Any) -> Any:
+        """Count a value just made (its items or characters) against ``MAX_MADE``, and as work done."""
+        if type(v) in _SIZED:
+            n = len(v)
+            self.made += n
+            if self.made > MAX_MADE:
+                raise ExpressionError(f"the text made more than {MAX_MADE} items and characters")
+            if n:
+                self.tick(n)
+        return v
+
+    def read(self, values) -> None:
+        """Count the items a builtin or method will read as work, before it runs."""
+        n = sum(len(v) for v in values if type(v) in _SIZED)
+        if n:
+            self.tick(n)
 
     def tick(self, n: int = 1) -> None:
         self.steps += n
@@ -404,8 +444,8 @@ class _Compiler:
         op = _OPS[type(node.op)]
         fn, left, right = _GUARDED.get(op, op), self.expr(node.left, scope), self.expr(node.right, scope)
         if op is operator.mul:
-            return lambda f: _store_check(fn(left(f), right(f)), f)
-        return lambda f: _limit(fn(left(f), right(f)))
+            return lambda f: f.budget.grow(_store_check(fn(left(f), right(f)), f))
+        return lambda f: f.budget.grow(_limit(fn(left(f), right(f))))
 
     def e_UnaryOp(self, node, scope):
         fn, operand = _UNARY[type(node.op)], self.expr(node.operand, scope)
@@ -445,6 +485,8 @@ class _Compiler:
 
     def e_Subscript(self, node, scope):
         value, key = self.expr(node.value, scope), self.expr(node.slice, scope)
+        if isinstance(node.slice, ast.Slice):               # a slice is a copy
+            return lambda f: f.budget.grow(value(f)[key(f)])
         return lambda f: value(f)[key(f)]
 
     def e_Slice(self, node, scope):
@@ -453,7 +495,7 @@ class _Compiler:
 
     def e_List(self, node, scope, build: Callable = list):
         elts = [self.expr(e, scope) for e in node.elts]
-        return lambda f: build([e(f) for e in elts])
+        return lambda f: f.budget.grow(build([e(f) for e in elts]))
 
     def e_Tuple(self, node, scope):
         return self.e_List(node, scope, tuple)
@@ -471,12 +513,12 @@ class _Compiler:
                     out.update(value(f))
                 else:
                     out[key(f)] = value(f)
-            return _limit(out)
+            return f.budget.grow(_limit(out))
         return run
 
     def e_JoinedStr(self, node, scope):
         parts = [self.expr(v, scope) for v in node.values]
-        return lambda f: _limit("".join([p(f) for p in parts]))
+        return lambda f: f.budget.grow(_limit("".join([p(f) for p in parts])))
 
     def e_FormattedValue(self, node, scope):
         value, conv = self.expr(node.value, scope), {115: str, 114: repr, 97: ascii}.get(node.conversion)
@@ -494,7 +536,7 @@ class _Compiler:
                 v = conv(v)
             if dates_only and not isinstance(v, date):
                 raise ExpressionError(f"format spec '{spec}' only applies to dates")
-            return format(v, spec)
+            return f.budget.grow(format(v, spec))
         return run
 
     def e_ListComp(self, node, scope):
@@ -514,7 +556,7 @@ class _Compiler:
                 out.append(item(cf))
                 if len(out) > MAX_ITEMS:
                     _limit(out)
-            return _store_check(build(out), f)
+            return f.budget.grow(_store_check(build(out), f))
         return run
 
     e_SetComp = e_DictComp = e_GeneratorExp = e_ListComp
@@ -557,7 +599,9 @@ class _Compiler:
             fn = f.functions.get(name) or _BUILTINS.get(name)
             if fn is None:
                 raise ExpressionError(f"function '{name}' is not defined")
-            return _limit(fn(*[a(f) for a in args], **{k: v(f) for k, v in kwargs}))
+            values, named = [a(f) for a in args], {k: v(f) for k, v in kwargs}
+            f.budget.read((*values, *named.values()))
+            return f.budget.grow(_limit(fn(*values, **named)))
         return call
 
     def e_Attribute(self, node, scope):

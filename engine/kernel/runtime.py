@@ -24,6 +24,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition a
 from SpiffWorkflow.util.task import TaskState
 
 from engine.kernel.expressions import SafeEnvironment
+from engine.kernel.workflow import step_budget
 from engine.legaltime.timers import expression_functions
 
 
@@ -182,8 +183,10 @@ def recompute_timer(workflow, task_id: str, compute_deadline) -> bool:
 
 
 def run_engine(workflow) -> None:
-    workflow.refresh_timers()
-    workflow.do_engine_steps()
+    """Run the case to its next wait, within one step budget (``engine/kernel/workflow.py``: ``StepBudgetExceeded``)."""
+    with step_budget():
+        workflow.refresh_timers()
+        workflow.do_engine_steps()
 
 
 def describe_error(exc: BaseException) -> str:

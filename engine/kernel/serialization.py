@@ -36,7 +36,11 @@ from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
 from engine.kernel.workflow import ZhixingWorkflow
-from engine.legaltime.timers import ClockDateTimerEventDefinition, LegalDurationTimerEventDefinition
+from engine.legaltime.timers import (
+    BoundedCycleTimerEventDefinition,
+    ClockDateTimerEventDefinition,
+    LegalDurationTimerEventDefinition,
+)
 
 STATE_VERSION = 1
 __all__ = ["SERIALIZER_VERSION", "STATE_VERSION", "dump_state", "full_serializer", "load_state", "new_workflow",
@@ -143,6 +147,7 @@ def _config(workflow_class, workflow_converter, task_converter=TaskConverter):
     config = dict(DEFAULT_CONFIG)
     config[LegalDurationTimerEventDefinition] = TimerConditionalEventDefinitionConverter
     config[ClockDateTimerEventDefinition] = TimerConditionalEventDefinitionConverter
+    config[BoundedCycleTimerEventDefinition] = TimerConditionalEventDefinitionConverter
     config.pop(BpmnWorkflow)
     config[workflow_class] = workflow_converter
     config[Task] = task_converter

@@ -9,10 +9,15 @@ task, keep SpiffWorkflow's own walk.
 The module also lifts SpiffWorkflow's depth-1000 iterator limit: past it, the open task of a long loop became
 invisible and the case looked completed; and it keeps a non-interrupting message boundary event armed while its
 activity runs (BPMN lets it occur any number of times; SpiffWorkflow 3.2 disarms it after the first message).
+An engine step (running the case to its next wait) has a budget of steps and time: a diagram that loops without
+waiting fails the command, which rolls back, instead of holding the database's write lock for minutes.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
+import time
+from contextvars import ContextVar
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
@@ -46,7 +51,60 @@ def _rearm_after_message(self, my_task):
 BoundaryEvent._run_hook = _rearm_after_message
 
 
+MAX_ENGINE_STEPS = 10_000     # tasks run (and waiting tasks updated) in one engine step, far above what a
+                              # procedure runs between two waits
+MAX_ENGINE_SECONDS = 2.0      # wall time of one engine step (real steps take milliseconds; SpiffWorkflow slows
+                              # down as a loop's task tree grows, so this is usually what stops a loop)
+
+
+class StepBudgetExceeded(RuntimeError):
+    """An engine step ran past its budget: the diagram loops without waiting (a cycle of gateways and scripts,
+    a timer that fires without pause). The command rolls back; nothing is saved."""
+
+
+class _StepBudget:
+    __slots__ = ("steps", "deadline")
+
+    def __init__(self):
+        self.steps, self.deadline = 0, time.monotonic() + MAX_ENGINE_SECONDS
+
+    def tick(self, task=None) -> None:
+        self.steps += 1
+        if self.steps > MAX_ENGINE_STEPS or (self.steps % 64 == 0 and time.monotonic() > self.deadline):
+            where = f" (at {task.task_spec.bpmn_id})" if task is not None and getattr(task, "task_spec", None) else ""
+            raise StepBudgetExceeded(f"the procedure ran more than {MAX_ENGINE_STEPS} steps or {MAX_ENGINE_SECONDS} s "
+                                     f"without waiting{where}: the diagram loops without a wait state, or a timer "
+                                     "fires without pause")
+
+
+_budget: ContextVar[_StepBudget | None] = ContextVar("zhixing_step_budget", default=None)
+
+
+@contextlib.contextmanager
+def step_budget():
+    """One budget for everything inside (timers refreshed, then the engine steps), unless one is running."""
+    if _budget.get() is not None:
+        yield
+        return
+    token = _budget.set(_StepBudget())
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
 class ZhixingWorkflow(BpmnWorkflow):
+
+    def do_engine_steps(self, will_complete_task=None, did_complete_task=None):
+        """SpiffWorkflow's loop, within a budget of steps and time (``StepBudgetExceeded``)."""
+        with step_budget():
+            budget = _budget.get()
+
+            def tick(task):
+                budget.tick(task)
+                if will_complete_task is not None:
+                    will_complete_task(task)
+            super().do_engine_steps(tick, did_complete_task)
 
     def get_tasks(self, first_task=None, **kwargs):
         state = kwargs.get("state", TaskState.ANY_MASK)
@@ -71,8 +129,11 @@ class ZhixingWorkflow(BpmnWorkflow):
             waiting = [t for t in list(self.tasks.values()) if t.state == TaskState.WAITING and t.id not in seen]
             if not waiting:
                 return
+            budget = _budget.get()
             for task in waiting:
                 seen.add(task.id)
+                if budget is not None:
+                    budget.tick(task)
                 if task.state == TaskState.WAITING:
                     task.task_spec._update(task)
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
     DurationTimerEventDefinition,
     TimeDateEventDefinition,
     TimerEventDefinition,
@@ -102,8 +103,44 @@ class ClockDateTimerEventDefinition(TimeDateEventDefinition):
         return my_task._get_internal_data("event_fired", False)
 
 
+MAX_CYCLE_REPEATS = 1000                  # a cycle is bounded: R/… (for ever) is refused
+MIN_CYCLE_INTERVAL = timedelta(hours=1)   # no court procedure repeats faster; R100000/PT0S fired 100,000 times in
+                                          # one engine step (90 s at 100% CPU, SQLite's write lock held)
+
+
+def cycle_problem(value: str) -> str | None:
+    """Why a ``timeCycle`` value may not run (unreadable, unbounded, too frequent), or None."""
+    try:
+        parsed = value.upper().startswith("R") and TimerEventDefinition.parse_iso_recurring_interval(value)
+    except Exception:   # SpiffWorkflow's parser raises bare Exception and worse on bad input
+        parsed = None
+    if not parsed:
+        return f'timeCycle "{value}" is not an ISO 8601 repeating interval; write e.g. "R5/P6M"'
+    repeats, _start, interval = parsed
+    if not 1 <= repeats <= MAX_CYCLE_REPEATS:
+        return (f'timeCycle "{value}" repeats {"for ever" if repeats < 0 else repeats} times: give a count from 1 '
+                f'to {MAX_CYCLE_REPEATS}, e.g. "R5/P6M"')
+    if interval < MIN_CYCLE_INTERVAL:
+        return (f'timeCycle "{value}" repeats every {interval}: the interval must be at least {MIN_CYCLE_INTERVAL} '
+                '(PT1H), e.g. "R5/P6M"')
+    return None
+
+
+class BoundedCycleTimerEventDefinition(CycleTimerEventDefinition):
+    """A cycle timer whose value, computed at run time, is held to the bounds that deploy checks on literals."""
+
+    def cycle_complete(self, my_task):
+        if my_task._get_internal_data("event_value") is None:
+            value = str(my_task.workflow.script_engine.evaluate(my_task, self.expression))
+            problem = cycle_problem(value)
+            if problem:
+                raise ValueError(problem)
+        return super().cycle_complete(my_task)
+
+
 _LEGAL = {DurationTimerEventDefinition: LegalDurationTimerEventDefinition,
-          TimeDateEventDefinition: ClockDateTimerEventDefinition}
+          TimeDateEventDefinition: ClockDateTimerEventDefinition,
+          CycleTimerEventDefinition: BoundedCycleTimerEventDefinition}
 
 
 def use_legal_durations(specs) -> None:

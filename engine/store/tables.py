@@ -221,6 +221,21 @@ users = sa.Table(
     sa.Column("password_hash", sa.String(255)),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # copied into each session at login; raised to end them all (logout, password reset, deactivation)
+    sa.Column("session_epoch", sa.Integer, nullable=False, default=0, server_default="0"),
+)
+
+# the sign-in log (audit trail of logins): failures, lockout refusals, lifts, logouts (engine/workspaces/lockout.py)
+auth_events = sa.Table(
+    "auth_events", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("kind", sa.String(24), nullable=False),
+    sa.Column("username", sa.String(64)),         # as typed (an unknown name is kept too: it is what was tried)
+    sa.Column("client", sa.String(64)),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Index(None, "username", "at"),
+    sa.Index(None, "client", "at"),
 )
 
 user_roles = sa.Table(

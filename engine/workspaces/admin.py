@@ -122,7 +122,9 @@ def set_active(conn, username: str, active: bool, courts, actor: str) -> UserRow
                         "or take only your court's roles")
     if username == actor and not active:
         raise InvalidInput("you cannot deactivate yourself", {"active": "self"})
-    conn.execute(users.update().where(users.c.username == username).values(active=active))
+    # deactivating also ends the user's sessions (engine/workspaces/lockout.py: the session epoch)
+    conn.execute(users.update().where(users.c.username == username).values(
+        active=active, **({} if active else {"session_epoch": users.c.session_epoch + 1})))
     return get_user(conn, username, courts)
 
 
@@ -130,7 +132,9 @@ def set_password(conn, username: str, password_hash: str, courts) -> None:
     row = get_user(conn, username, courts)
     if row.elsewhere:
         raise Forbidden(f"'{username}' also works in {', '.join(row.elsewhere)}: ask that court's administrator")
-    conn.execute(users.update().where(users.c.username == username).values(password_hash=password_hash))
+    # a reset also ends every session the user holds, copied cookies included (the session epoch)
+    conn.execute(users.update().where(users.c.username == username).values(
+        password_hash=password_hash, session_epoch=users.c.session_epoch + 1))
 
 
 class Administration:

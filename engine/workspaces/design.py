@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from engine.commands.migrate import check_movable
 from engine.commands.office import OfficeWrite
 from engine.definitions.diff import VersionDiff, diff_versions
+from engine.definitions.form_schema import pattern_problems
 from engine.definitions.layout import ensure_layout
 from engine.errors import DefinitionInvalid, InvalidInput, NotFound, StateError
 from engine.kernel.unit_of_work import UnitOfWork
@@ -344,10 +345,17 @@ def json_problem(name: str, text: str) -> str | None:
         value = json.loads(text)
     except ValueError as exc:
         return f"not valid JSON: {exc}"
+    except RecursionError:                   # ~990 levels: the parser's own limit
+        return "not valid JSON: nested too deeply"
     if name.endswith(".schema.json"):
         try:
             jsonschema.Draft202012Validator.check_schema(value)
         except jsonschema.SchemaError as exc:
             where = "/".join(str(p) for p in exc.absolute_path) or "(top)"
             return f"not a valid JSON Schema (draft 2020-12) at {where}: {exc.message}"
+        except RecursionError:
+            return "nested too deeply to be a form"
+        problems = pattern_problems(value)
+        if problems:
+            return problems[0]
     return None

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from engine.commands.office import OfficeWrite
+from engine.court.accounts import roles_of
 from engine.court.roles import ROLES
 from engine.errors import InvalidInput, NotFound
 from engine.store.tables import api_tokens, user_roles, users
@@ -82,6 +83,14 @@ def create(conn, username: str, name: str, actor: str, now: datetime, roles=(), 
         errors["roles"] = f"unknown role(s): {', '.join(unknown)}"
     if days is not None and days <= 0:
         errors["days"] = "a token lives at least one day"
+    # a token narrows its user's grants, never widens them: only roles and courts the user holds now
+    held = roles_of(conn, username)
+    not_held = sorted(set(roles) - {role for _court, role in held} - set(unknown))
+    if not_held:
+        errors["roles"] = f"'{username}' does not hold the role(s) {', '.join(not_held)}"
+    outside = sorted(set(courts) - {court for court, _role in held})
+    if outside:
+        errors["courts"] = f"'{username}' holds no role in {', '.join(outside)}"
     if errors:
         raise InvalidInput("the token was not created: " + "; ".join(errors.values()), errors)
     secret = PREFIX + secrets.token_urlsafe(32)

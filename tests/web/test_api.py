@@ -15,6 +15,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.security import generate_password_hash
 
+from engine.errors import InvalidInput
 from web import create_app
 from web.api.openapi import DOCUMENT
 
@@ -177,14 +178,17 @@ def test_filing_needs_the_filing_role_in_that_court_and_valid_fields(api, token)
     assert not_json.status_code == 400 and not_json.json["error"]["code"] == "bad_request"
 
 
-def test_a_token_narrower_than_its_user_sees_and_does_only_its_part(api, token):
+def test_a_token_narrower_than_its_user_sees_and_does_only_its_part(api, token, engine):
     file_case(api, token)
     narrow = token("officer", roles=["panel_member"])
     assert api("GET", "/api/v1/me", narrow).json["grants"] == [{"court": "J0104", "role": "panel_member"}]
     assert api("GET", "/api/v1/tasks", narrow).json["total"] == 0
     clerk_task = api("GET", "/api/v1/tasks", token("clerk")).json["items"][0]["task_id"]
     assert api("GET", f"/api/v1/tasks/{clerk_task}", narrow).status_code == 404
-    elsewhere = token("officer", courts=["J9999"])
+    with pytest.raises(InvalidInput):                  # a token never reaches past its user (issue 14)
+        token("officer", courts=["J9999"])
+    elsewhere = token("officer", courts=["J0104"])
+    engine.add_user("officer", "执行 李", [("J9999", "implementation_officer")])   # J0104's roles taken away
     assert api("GET", "/api/v1/tasks", elsewhere).status_code == 403      # no role at all in that scope
 
 

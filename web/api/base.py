@@ -20,6 +20,7 @@ from engine.errors import InvalidInput, ZhixingError
 from web.auth import courts_for, has_role
 from web.extension import engine
 from web.limits import check_text
+from web.security import MAX_PAGE
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -128,8 +129,8 @@ def paging() -> tuple[int, int]:
         page, per_page = int(request.args.get("page", 1)), int(request.args.get("per_page", 50))
     except ValueError:
         raise ApiError(400, "bad_request", "page and per_page are whole numbers") from None
-    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
-        raise ApiError(400, "bad_request", f"page ≥ 1 and 1 ≤ per_page ≤ {MAX_PER_PAGE}")
+    if not 1 <= page <= MAX_PAGE or not 1 <= per_page <= MAX_PER_PAGE:
+        raise ApiError(400, "bad_request", f"1 ≤ page ≤ {MAX_PAGE} and 1 ≤ per_page ≤ {MAX_PER_PAGE}")
     return page, per_page
 
 

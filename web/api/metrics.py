@@ -8,6 +8,7 @@ from flask import request
 from engine import COURT_TZ
 from web.api.base import ApiError, bp, engine, require_in
 from web.api.incidents import SUPERVISORS
+from web.security import FIRST_DAY, LAST_DAY
 
 
 def _day(name: str, default: date | None, fields: dict) -> date | None:
@@ -15,10 +16,14 @@ def _day(name: str, default: date | None, fields: dict) -> date | None:
     if not text:
         return default
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         fields[name] = "a date YYYY-MM-DD"
         return None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        fields[name] = f"a date from {FIRST_DAY} to {LAST_DAY}"
+        return None
+    return day
 
 
 @bp.get("/metrics")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from web.api.base import bp
 from web.api.messages import EXTERNAL_MESSAGES
+from web.security import FIRST_DAY, LAST_DAY, MAX_PAGE
 
 TEXT = {"type": "string"}
 INT = {"type": "integer"}
@@ -127,13 +128,15 @@ def error(description: str) -> dict:
 
 
 RESPONSES = {
-    "BadRequest": error("The request is malformed (not JSON, a bad query parameter, a NUL character anywhere, a "
-                        "query string that is not UTF-8)."),
+    "BadRequest": error("The request is malformed (not JSON, JSON nested deeper than 64 levels, a bad query "
+                        "parameter such as a page past 1,000,000 or a date outside 1990-2199, a NUL character "
+                        "anywhere, a query string that is not UTF-8)."),
     "Unauthorized": error("No token, or an unknown, revoked or expired one, or its user was deactivated."),
     "Forbidden": error("The token lacks the role (in that court) this needs."),
     "NotFound": error("Nothing of that id in the token's courts."),
-    "Conflict": error("The task or case is not in a state that allows it, or someone else changed it "
-                      "meanwhile: reload and retry."),
+    "Conflict": error("The task or case is not in a state that allows it, someone else changed it meanwhile "
+                      "(reload and retry), or the procedure failed while it ran to its next wait (a script, the "
+                      "step or expression budget, a timer): nothing was saved."),
     "Invalid": error("The data was refused; `fields` says why, field by field."),
 }
 
@@ -157,7 +160,8 @@ def path(name: str, description: str, schema: dict = TEXT) -> dict:
     return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
 
 
-PAGING = [query("page", "page number, from 1", {"type": "integer", "minimum": 1, "default": 1}),
+PAGING = [query("page", "page number, from 1", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE,
+                                                "default": 1}),
           query("per_page", "rows per page", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50})]
 COURT = query("court", "only this court (one of the token's)")
 
@@ -214,7 +218,7 @@ PATHS = {
                                                "version": {**INT, "description": "default: the newest"},
                                                "data": {**ANY_OBJECT, "description": "the case's first data"}}}),
                  "responses": {**ok(ref("Instance"), "Filed", "201"),
-                               **errors("BadRequest", "Forbidden", "NotFound", "Invalid")}}},
+                               **errors("BadRequest", "Forbidden", "NotFound", "Conflict", "Invalid")}}},
     "/cases/{case_no}": {"get": {
         "summary": "A case: parties, amounts, assets and their control, money, documents, open tasks, timeline "
                    "(执行日志), related cases",
@@ -297,8 +301,8 @@ PATHS = {
         "summary": "执行质效指标: a court's enforcement metrics for a period (docs/metrics.md)",
         "operationId": "readMetrics", "tags": ["metrics"],
         "parameters": [query("court", "court code", required=True),
-                       query("from", "first court day (default 1 January)", DAY),
-                       query("to", "last court day (default today)", DAY),
+                       query("from", f"first court day (default 1 January; {FIRST_DAY} to {LAST_DAY})", DAY),
+                       query("to", f"last court day (default today; {FIRST_DAY} to {LAST_DAY})", DAY),
                        query("subordinates", "1: include the courts below"),
                        query("process_id", "the main case process (default enforcement_case)")],
         "responses": {**ok(ref("Metrics")), **errors("BadRequest", "Forbidden")}}},

@@ -43,7 +43,18 @@ def validate_files(files: Mapping[str, bytes], registry: handlers.registry.Regis
                                                          f"{exc}); please report it to the zhixing team"))
     if not report.problems and report.bpmn:
         report.spiff_parse()
-    return sorted(set(report.problems))
+    return _capped(sorted(set(report.problems)))
+
+
+MAX_PROBLEMS = 200       # listed per validation; a generated diagram with 300k errors made a 35.8 MB answer
+
+
+def _capped(problems: list[Problem]) -> list[Problem]:
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS
+    return problems[:MAX_PROBLEMS] + [Problem("-", 0, "-", f"… and {rest} more problem(s) not listed; fix these "
+                                                           "first and validate again")]
 
 
 def validate_paths(paths: Iterable[str | Path], registry: handlers.registry.Registry | None = None,

@@ -7,6 +7,7 @@ import jsonschema
 
 from engine.court.courts import CASE_TYPES
 from engine.court.roles import ROLES, role_for_lane
+from engine.definitions.form_schema import pattern_problems
 from engine.definitions.validation import texts
 from engine.definitions.validation.report import NS, Problem, Report, local, q
 from engine.legaltime.periods import parse_period
@@ -201,6 +202,9 @@ def _form_schema(r: Report, name: str) -> None:
         where = "/".join(map(str, exc.path)) or "top level"
         r.problems.append(Problem(name, 0, "-", f"not a valid JSON Schema (draft 2020-12): {exc.message} "
                                                 f"at {where}; fix the form schema"))
+        return
+    for problem in pattern_problems(r.json[name]):       # RE2: linear time, or refused here
+        r.problems.append(Problem(name, 0, "-", problem))
 
 
 def _call(r: Report, file: str, el) -> None:

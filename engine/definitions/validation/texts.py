@@ -10,10 +10,9 @@ import ast
 import re
 from datetime import datetime
 
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-
 from engine.definitions.validation.report import Report, local, owner_id
 from engine.legaltime.periods import parse_period
+from engine.legaltime.timers import cycle_problem
 
 # element local name -> (mode, what) for texts that are plain expressions or scripts
 EXPRESSIONS = {"conditionExpression": ("eval", "condition"), "condition": ("eval", "condition"),
@@ -76,12 +75,7 @@ def _timer_literal(kind: str, value) -> str | None:
         if naive:   # SpiffWorkflow would read it in the server's zone, whatever that is
             return f'timeDate "{value}" has no time zone; add the court\'s, e.g. "2030-05-01T09:00:00+08:00"'
     else:
-        try:
-            ok = value.upper().startswith("R") and TimerEventDefinition.parse_iso_recurring_interval(value)
-        except Exception:   # SpiffWorkflow's parser raises bare Exception and worse on bad input
-            ok = False
-        if not ok:
-            return f'timeCycle "{value}" is not an ISO 8601 repeating interval; write e.g. "R5/P6M"'
+        return cycle_problem(value)
     return None
 
 
