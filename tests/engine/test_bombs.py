@@ -153,7 +153,7 @@ def test_a_cycle_computed_at_run_time_is_held_to_the_same_bounds(engine):
     engine.deploy({"cycle.bpmn": cycle_flow("every")})
     start = time.monotonic()
     with pytest.raises(StateError) as failed:
-        engine.start("cycle", "（2026）川0104执1号", COURT, {"every": "R100000/PT0S"})
+        engine.start("cycle", "（2026）J0104执1号", COURT, {"every": "R100000/PT0S"})
     assert time.monotonic() - start < 2
     assert "could not start" in str(failed.value) and "1 to 1000" in str(failed.value)
     assert cases(engine) == 0
@@ -163,12 +163,12 @@ def test_an_engine_step_that_never_waits_is_stopped_and_rolled_back(engine):
     engine.deploy({"spin.bpmn": SPIN})
     start = time.monotonic()
     with pytest.raises(StateError) as failed:
-        engine.start("spin", "（2026）川0104执2号", COURT, {"n": 0})
+        engine.start("spin", "（2026）J0104执2号", COURT, {"n": 0})
     elapsed = time.monotonic() - start
     assert "without waiting" in str(failed.value) and "Nothing was saved" in str(failed.value)
     assert elapsed < 4, f"{elapsed:.1f} s"         # the budget is 2 s (MAX_ENGINE_SECONDS) or 10,000 steps
     assert cases(engine) == 0
-    engine.start("spin", "（2026）川0104执3号", COURT, {"n": 999_999_990})     # a short run still completes
+    engine.start("spin", "（2026）J0104执3号", COURT, {"n": 999_999_990})     # a short run still completes
 
 
 # -- scenarios (YAML) ------------------------------------------------------------------------------------------

@@ -215,7 +215,7 @@ def small(process_id: str, script: str) -> bytes:
 def test_a_failure_while_a_case_starts_is_409_like_after_a_completion(app, engine, process_id, script, words):
     engine.deploy({f"{process_id}.bpmn": small(process_id, script)})
     response = api(app, "post", "/api/v1/cases", json={"process_id": process_id, "court": COURT,
-                                                        "case_no": "（2026）川0104执9号", "data": {"n": 0}})
+                                                        "case_no": "（2026）J0104执9号", "data": {"n": 0}})
     assert response.status_code == 409, response.get_data(as_text=True)[:300]
     error = response.json["error"]
     assert error["code"] == "conflict" and words in error["message"] and "could not start" in error["message"]
