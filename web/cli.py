@@ -320,3 +320,9 @@ def token_revoke(token_id, actor):
     """Revoke a token: it stops working at once."""
     view = _engine().tokens.revoke(token_id, actor)
     click.echo(f"token #{view.id} of {view.username} ({view.name}) revoked")
+
+
+from web.cli_backup import backup, restore  # noqa: E402  (they use ``friendly`` from here)
+
+main.add_command(backup)
+main.add_command(restore)

@@ -306,3 +306,10 @@ public_lookups = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False, index=True),
     sa.Index(None, "client", "at"),
 )
+
+# one row: this database's random identity, made by migration 0009 (``engine.store.identity``)
+database_identity = sa.Table(
+    "database_identity", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,65 @@
+"""``zhixing backup PATH`` and ``zhixing restore PATH`` (engine/store/backup.py does the work; docs/deployment.md
+has the schedule). Registered on the ``zhixing`` group by web/cli.py."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from web.cli import friendly
+
+
+def _places() -> tuple[str, Path, Path]:
+    """The store and the two folders its handlers write to, as configured for this process."""
+    from engine.store.database import database_url
+    from handlers.documents.handlers import document_dir
+    from handlers.sandbox_store import sandbox_dir
+    return database_url(), document_dir(), sandbox_dir()
+
+
+def _describe(report) -> str:
+    sandbox = "sandbox memory" if report.sandbox else "no sandbox memory"
+    return (f"{report.instances} case(s), {report.events} event(s), {report.documents} document(s), {sandbox}; "
+            f"database {report.database_id or '(no identity: schema before 0009)'}")
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@friendly
+def backup(path):
+    """Copy the database (online, while the server and workers run), its sandbox memory and the documents into
+    the new directory PATH. On PostgreSQL the database part is pg_dump's."""
+    from engine.store.backup import backup as take
+    url, documents, sandbox = _places()
+    report = take(url, path, documents, sandbox)
+    click.echo(f"backup {report.path}: {_describe(report)}")
+
+
+@click.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="overwrite a database that holds cases or that a process has open")
+@click.option("--no-verify", is_flag=True, help="skip the audit verification of the restored database")
+@friendly
+def restore(path, force, no_verify):
+    """Bring the backup in PATH back into DATABASE_URL (and the sandbox memory and the documents), then verify
+    the execution log's hash chains. Refuses a database with cases, or in use, unless --force."""
+    from engine import Engine
+    from engine.store.backup import restore as bring_back
+    url, documents, sandbox = _places()
+    report = bring_back(path, url, documents, sandbox, force=force)
+    click.echo(f"restored {report.path}: {_describe(report)}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    if no_verify:
+        return
+    engine = Engine(url)
+    try:
+        reports = engine.verify_audit()
+    finally:
+        engine.close()
+    broken = [r for r in reports if not r.ok]
+    for r in broken[:20]:
+        click.echo(str(r), err=True)
+    click.echo(f"audit: {len(reports)} chain(s) checked, {len(broken)} broken")
+    sys.exit(1 if broken else 0)
