@@ -77,8 +77,7 @@ def backup(url: str, target: Path, documents: Path, sandbox_root: Path) -> Repor
             _sqlite_copy(_sqlite_path(url, must_exist=True), partial / SQLITE_FILE)
             facts = _facts(f"sqlite:///{partial / SQLITE_FILE}")
         else:
-            facts = _facts(url)          # read first: the dump then holds at least these
-            _pg_dump(url, partial / PG_FILE)
+            facts = _pg_dump(url, partial / PG_FILE)
         world = world_dir(facts["database_id"], sandbox_root) / SANDBOX_FILE
         if world.is_file():
             _sqlite_copy(world, partial / SANDBOX_FILE)
@@ -142,18 +141,22 @@ def _facts(url: str) -> dict:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            def one(sql):
-                try:
-                    return conn.exec_driver_sql(sql).scalar()
-                except sa.exc.DBAPIError:
-                    conn.rollback()
-                    return None
-            facts = {"database_id": one("SELECT id FROM database_identity"),
-                     "schema_revision": one("SELECT version_num FROM alembic_version"),
-                     "instances": one("SELECT count(*) FROM instances"),
-                     "events": one("SELECT count(*) FROM events")}
+            return _read_facts(conn)
     finally:
         engine.dispose()
+
+
+def _read_facts(conn: sa.Connection) -> dict:
+    def one(sql):
+        try:
+            with conn.begin_nested():
+                return conn.exec_driver_sql(sql).scalar()
+        except sa.exc.DBAPIError:
+            return None
+    facts = {"database_id": one("SELECT id FROM database_identity"),
+             "schema_revision": one("SELECT version_num FROM alembic_version"),
+             "instances": one("SELECT count(*) FROM instances"),
+             "events": one("SELECT count(*) FROM events")}
     if facts["instances"] is None:
         raise BackupError("the database has no zhixing schema: nothing to back up (run `zhixing init` first?)")
     return facts
@@ -303,11 +306,20 @@ def _run(args: list[str], env: dict, what: str) -> None:
         raise BackupError(f"{what} failed: {lines[-1] if lines else f'exit code {done.returncode}'}")
 
 
-def _pg_dump(url: str, dest: Path) -> None:
-    """``pg_dump --format=custom``: one snapshot of the whole database, taken while it runs."""
-    conn, env = _libpq(url)
-    _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--file={dest}", f"--dbname={conn}"],
-         env, "pg_dump")
+def _pg_dump(url: str, dest: Path) -> dict:
+    """``pg_dump --format=custom`` of the snapshot this function reads the manifest's facts in (exported from a
+    repeatable-read transaction held open meanwhile), so the counts are exactly the dump's; writers carry on."""
+    libpq, env = _libpq(url)
+    engine = sa.create_engine(url, isolation_level="REPEATABLE READ")
+    try:
+        with engine.connect() as conn, conn.begin():
+            snapshot = conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+            facts = _read_facts(conn)
+            _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
+                  f"--file={dest}", f"--dbname={libpq}"], env, "pg_dump")
+    finally:
+        engine.dispose()
+    return facts
 
 
 def _pg_restore(source: Path, url: str) -> None:
