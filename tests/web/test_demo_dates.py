@@ -17,7 +17,6 @@ from web.demo import CASES_DIR, DEMO_DAYS, demo_start, load_demo
 
 STARTS = [                     # the demo clock's first day
     "2025-09-24",              # the week before National Day 2025 (10-01 … 10-08)
-    "2025-10-27",
     "2025-11-24",
     "2025-12-29",              # over New Year
     "2026-01-19",
@@ -27,7 +26,6 @@ STARTS = [                     # the demo clock's first day
     "2026-04-27",              # before Labour Day
     "2026-05-23",              # a Saturday
     "2026-06-15",              # before the Dragon Boat Festival
-    "2026-08-24",
     "2026-09-24",              # the week before National Day 2026 (10-01 … 10-07)
     "2026-09-28",
     "2027-01-29",              # the week before Spring Festival 2027, whose holidays are not published yet
