@@ -18,6 +18,8 @@ from engine.errors import (
 )
 from engine.legaltime.clock import SystemClock, VirtualClock
 from engine.legaltime.periods import COURT_TZ, deadline_day
+from engine.store.backup import backup as take_backup
+from engine.store.backup import restore as restore_backup
 from engine.store.database import database_url
 from engine.views import DefinitionView, EventView, InstanceView, JobView, MessageResult, TaskView
 from engine.workspaces import lockout
@@ -31,4 +33,5 @@ __all__ = ["COURT_TZ", "ConcurrentModification", "DefinitionInvalid", "Definitio
            "Forbidden", "INSTANCE_STATUSES", "InstanceView", "InvalidInput", "JobView", "MIGRATION_CASES_PAGE",
            "MIGRATION_PREVIEW_BATCH", "MIN_PASSWORD", "MessageResult", "NotFound", "ROLES", "StateError",
            "SupervisionFilters", "SystemClock", "TEAMS", "TEAM_LEADER_ROLES", "TaskView", "TooManyLookups",
-           "VirtualClock", "ZhixingError", "database_url", "deadline_day", "lockout", "validate_paths"]
+           "VirtualClock", "ZhixingError", "database_url", "deadline_day", "lockout", "restore_backup", "take_backup",
+           "validate_paths"]

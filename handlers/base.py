@@ -24,6 +24,9 @@ class HandlerContext:
     court: str | None
     now: datetime
     attempt: int = 1
+    # the identity of the engine database the call serves (opaque): outside state a sandbox keeps, it keeps per
+    # database, so a fresh database meets a fresh world (``handlers.sandbox_store``)
+    database_id: str | None = None
 
 
 class HandlerError(Exception):

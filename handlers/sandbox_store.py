@@ -1,7 +1,12 @@
-"""The sandboxes' memory: one small SQLite file under ``ZHIXING_SANDBOX_DIR`` (default ``var/sandbox/``).
+"""The sandboxes' memory: one small SQLite file per engine database, ``<dir>/<database id>/sandbox.sqlite3``
+under ``ZHIXING_SANDBOX_DIR`` (default ``var/sandbox/``).
 
 Never the engine's database: a sandbox stands in for an outside system, and outside systems keep their own
-books. Two tables: ``calls`` remembers each successful side effect by idempotency key (so a retried job gets
+books (and their own locks: a local sandbox is called inside the engine's write transaction, which on SQLite
+holds the database's only write lock). But the memory belongs to the database it serves: the engine hands its
+database's identity to each call (``HandlerContext.database_id``), so a fresh database meets fresh sandboxes
+(no flat auctioned for a case that no longer exists) and a restored backup finds the memory saved with it. A call
+without an identity (handlers called directly, in their tests) uses ``<dir>/sandbox.sqlite3``. Two tables: ``calls`` remembers each successful side effect by idempotency key (so a retried job gets
 the same answer and no second freeze or payout), and ``records`` holds the sandbox's state as small JSON
 documents (accounts, measures, listings, auctions). ``once`` runs a side effect and its bookkeeping in one
 ``BEGIN IMMEDIATE`` transaction, so concurrent workers cannot both pass a balance check.
@@ -15,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -38,6 +44,16 @@ CREATE TABLE IF NOT EXISTS records (system TEXT, kind TEXT, id TEXT, data TEXT, 
 
 def sandbox_dir() -> Path:
     return Path(os.environ.get("ZHIXING_SANDBOX_DIR") or "var/sandbox")
+
+
+def world_dir(database_id: str | None, directory: Path | None = None) -> Path:
+    """The folder holding the sandboxes' memory for the engine database ``database_id``."""
+    root = directory or sandbox_dir()
+    if database_id is None:
+        return root
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", database_id):
+        raise ValueError(f"not a database id: {database_id!r}")
+    return root / database_id
 
 
 class Records:
@@ -91,12 +107,16 @@ def _connection(path: Path) -> sqlite3.Connection:
 class SandboxStore:
     def __init__(self, system: str, directory: Path | None = None):
         self.system = system
-        self.path = (directory or sandbox_dir()) / FILE_NAME
+        self.directory = directory
+
+    def path(self, ctx: HandlerContext | None = None) -> Path:
+        """The file of the world ``ctx`` belongs to (resolved per call: the environment may change in tests)."""
+        return world_dir(ctx.database_id if ctx else None, self.directory) / FILE_NAME
 
     @contextmanager
-    def transaction(self) -> Iterator[Records]:
+    def transaction(self, ctx: HandlerContext | None = None) -> Iterator[Records]:
         """One exclusive transaction: committed when the block ends, rolled back if it raises."""
-        conn = _connection(self.path)
+        conn = _connection(self.path(ctx))
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield Records(conn, self.system)
@@ -113,7 +133,7 @@ class SandboxStore:
         :raises BusinessRejection: the key was used before for another operation or other input.
         """
         fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()
-        with self.transaction() as records:
+        with self.transaction(ctx) as records:
             row = records.conn.execute("SELECT operation, fingerprint, result FROM calls WHERE system=? AND key=?",
                                        (self.system, ctx.idempotency_key)).fetchone()
             if row:
@@ -128,6 +148,6 @@ class SandboxStore:
                                   json.dumps(result, ensure_ascii=False), stamp(ctx.now)))
             return result
 
-    def read(self, fn: Callable[[Records], T]) -> T:
-        with self.transaction() as records:
+    def read(self, fn: Callable[[Records], T], ctx: HandlerContext | None = None) -> T:
+        with self.transaction(ctx) as records:
             return fn(records)

@@ -28,6 +28,7 @@ from engine.api import Engine
 from engine.court.roles import ROLES
 from engine.kernel.audit import GENESIS, event_row
 from engine.legaltime.clock import VirtualClock
+from engine.store.database import ROOT
 from engine.store.tables import events, human_tasks, instances, jobs, subscriptions
 
 COURT = "川0104"
@@ -67,7 +68,7 @@ def _prepare(engine: Engine) -> list[dict]:
     for code in COURTS:
         engine.add_court(code, f"基准法院 {code}", "basic")
     engine.add_user(OFFICER, "基准 执行员", [(COURT, role) for role in ROLES])
-    engine.deploy(["bpmn"], actor="bench")
+    engine.deploy([ROOT / "bpmn"], actor="bench")     # the shipped procedures, from any directory
     view = engine.start("no_asset_exit", f"（2026）{COURT}执1号", COURT, CASE, actor=OFFICER)
     engine.run_until_idle()
     [task] = engine.tasks(instance_id=view.id)

@@ -374,3 +374,23 @@ def directory_check(username):
         click.echo("  roles: " + (", ".join(f"{c}:{r}" for c, r in sorted(person.grants)) or "none (cannot sign in "
                                   "unless an administrator granted a role the mapping does not name)"))
     sys.exit(1 if failed else 0)
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@friendly
+def backup(path):
+    """Copy the database (online, while the server and workers run), its sandbox memory and the documents into
+    the new directory PATH. On PostgreSQL the database part is pg_dump's."""
+    from web import cli_backup
+    cli_backup.backup(path)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="overwrite a database that holds cases or that a process has open")
+@click.option("--no-verify", is_flag=True, help="skip the audit verification of the restored database")
+@friendly
+def restore(path, force, no_verify):
+    """Bring the backup in PATH back into DATABASE_URL (and the sandbox memory and the documents), then verify
+    the execution log's hash chains. Refuses a database with cases, or in use, unless --force."""
+    from web import cli_backup
+    cli_backup.restore(path, force, no_verify)

@@ -108,7 +108,8 @@ class JobRunner:
         if params is None:
             raise BusinessRejection(job.last_error or "the service task's parameters could not be evaluated")
         ctx = HandlerContext(job.idempotency_key, job.instance_id, job.payload.get("case_no"),
-                             job.payload.get("court"), self.executor.clock.now(), job.attempts + 1)
+                             job.payload.get("court"), self.executor.clock.now(), job.attempts + 1,
+                             self.executor.database_id)
         result = call_handler(spec, ctx, params)
         self._with_local(job, lambda local: CompleteServiceTask(job.id, job.instance_id, job.task_id, job.operator,
                                                                 result, local))

@@ -18,6 +18,7 @@ from engine.kernel.unit_of_work import UnitOfWork
 from engine.kernel.workflow import dispose
 from engine.legaltime import clock as clocks
 from engine.legaltime.timers import using_calendar
+from engine.store.identity import database_id
 
 
 class InstanceCache:
@@ -67,11 +68,20 @@ class Executor:
         self._definitions: dict = {}
         self._settings: dict = {}
         self.instances = InstanceCache(int(os.environ.get("ZHIXING_INSTANCE_CACHE", "512")))
+        self._database_id: str | None = None
+
+    @property
+    def database_id(self) -> str | None:
+        """This database's identity (``engine.store.identity``), read once: handlers key outside state by it."""
+        if self._database_id is None:
+            self._database_id = self.read(database_id)
+        return self._database_id
 
     def run(self, command):
         with clocks.using(self.clock), using_calendar(self._calendar_source()):
             with self.db.connect().execution_options(zhixing_write=True) as conn:
-                uow = UnitOfWork(conn, self.clock.now(), self._definitions, self.instances, self._settings)
+                uow = UnitOfWork(conn, self.clock.now(), self._definitions, self.instances, self._settings,
+                                 self.database_id)
                 try:
                     with conn.begin():
                         result = command.execute(uow)

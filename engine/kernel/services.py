@@ -80,7 +80,7 @@ class LocalServices:
                 return
             task, key, spec, params = found
             try:
-                ctx = HandlerContext(key, handle.id, handle.case_no, handle.court, uow.now, 1)
+                ctx = HandlerContext(key, handle.id, handle.case_no, handle.court, uow.now, 1, uow.database_id)
                 result = call_handler(spec, ctx, params)
                 handle.workflow.script_engine.service_results[task.id] = result
                 task.run()

@@ -101,9 +101,10 @@ def case_fields(data: dict, names, current: dict) -> dict:
 
 class UnitOfWork:
     def __init__(self, conn: sa.Connection, now: datetime, definition_cache: dict, instance_cache=None,
-                 settings_cache: dict | None = None):
+                 settings_cache: dict | None = None, database_id: str | None = None):
         self.conn = conn
         self.now = now
+        self.database_id = database_id          # handed to handlers (``HandlerContext.database_id``)
         self._definitions = definition_cache
         self._settings = {} if settings_cache is None else settings_cache
         self._instances = instance_cache

@@ -357,3 +357,10 @@ office_events = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     sa.Index(None, "court", "at"),
 )
+
+# one row: this database's random identity, made by migration 0012 (``engine.store.identity``)
+database_identity = sa.Table(
+    "database_identity", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)

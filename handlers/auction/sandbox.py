@@ -59,7 +59,7 @@ class SandboxAuction:
         return self.store.once(ctx, "publish", params, act)
 
     def result(self, ctx: HandlerContext, auction_id: str) -> dict:
-        record = self.store.read(lambda rec: rec.get("auction", auction_id))
+        record = self.store.read(lambda rec: rec.get("auction", auction_id), ctx)
         if record is None:
             reject("auction_id", f"no auction {auction_id} on the platform", value=auction_id)
         if datetime.fromisoformat(record["bidding_ends"]) > local(ctx.now):

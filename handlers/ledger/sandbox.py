@@ -56,7 +56,7 @@ class SandboxLedger:
         return self.store.once(ctx, "payout", params, act)
 
     def balance(self, ctx: HandlerContext, case_no: str) -> dict:
-        return self.store.read(lambda rec: self._summary(self._account(rec, case_no)))
+        return self.store.read(lambda rec: self._summary(self._account(rec, case_no)), ctx)
 
     @staticmethod
     def _account(rec: Records, case_no: str) -> dict:

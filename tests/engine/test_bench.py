@@ -25,3 +25,26 @@ def test_pass_fail_follows_the_target_direction():
     assert bench.passes("stored_bytes", 1234) is None
     [_header, _rule, row] = bench.table({"timer_latency_s": 1.5})
     assert row.split()[-1] == "FAIL"
+
+
+def test_the_scale_bench_deploys_the_shipped_procedures_from_any_directory(tmp_path, monkeypatch):
+    """``zhixing bench`` used to deploy ``bpmn/`` relative to the current directory: from elsewhere it failed."""
+    from engine import Engine
+    from engine.store.database import ROOT
+    from tools import bench_scale
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)                        # no bpmn/ here
+    monkeypatch.setenv("ZHIXING_SANDBOX_DIR", str(tmp_path / "sandbox"))
+    monkeypatch.setenv("ZHIXING_DOCUMENT_DIR", str(tmp_path / "documents"))
+    engine = Engine(f"sqlite:///{tmp_path / 'bench.db'}")
+    try:
+        engine.init_schema()
+        templates = bench_scale.prepare(engine)
+        deployed = {d.process_id for d in engine.definitions()}
+    finally:
+        engine.close()
+    assert len(templates) == 2
+    shipped = {p.stem for p in (ROOT / "bpmn").glob("*.bpmn")}
+    assert shipped <= deployed
+    assert list(elsewhere.iterdir()) == []               # nothing written into the current directory

@@ -22,9 +22,11 @@ class Calls:
     def __init__(self):
         self.keys: list[str] = []
         self.fail: list[Exception] = []
+        self.databases: list[str | None] = []
 
     def send(self, ctx, recipient, message):
         self.keys.append(ctx.idempotency_key)
+        self.databases.append(ctx.database_id)
         if self.fail:
             raise self.fail.pop(0)
         return {"sent_to": recipient, "attempt": ctx.attempt}
@@ -136,3 +138,16 @@ def test_a_handler_of_a_remote_system_still_runs_as_its_own_job(db_url, clock, c
         assert engine.instance(view.id).status == "completed"
     finally:
         engine.close()
+
+
+def test_inline_and_job_calls_name_the_database_they_serve(store, clock, calls):
+    """Handlers get the store's identity (migration 0012): the sandboxes keep their memory per database by it."""
+    from engine.store.tables import database_identity
+    with store.db.connect() as conn:
+        identity = conn.execute(sa.select(database_identity.c.id)).scalar_one()
+    start_and_wake(store, clock)
+    calls.fail = [Retryable("送达平台 timed out")]
+    store.run_due_jobs()                                # inline, in the timer's step: fails
+    clock.advance(timedelta(seconds=10))
+    store.run_due_jobs()                                # then by its job
+    assert calls.databases == [identity, identity] and len(identity) == 32

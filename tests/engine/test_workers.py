@@ -116,5 +116,6 @@ def test_a_worker_killed_mid_batch_loses_nothing(store, db_url, tmp_path, proces
         stop(second)
     assert_each_step_once(store, count)
     if process == "wait_then_serve":      # the sandbox booked one notice per case, whatever was repeated
-        with sqlite3.connect(tmp_path / "sandbox" / "sandbox.sqlite3") as sandbox:
+        from handlers.sandbox_store import FILE_NAME, world_dir  # its memory of this database
+        with sqlite3.connect(world_dir(store.executor.database_id, tmp_path / "sandbox") / FILE_NAME) as sandbox:
             assert sandbox.execute("SELECT count(*) FROM records WHERE kind = 'delivery'").fetchone() == (count,)
