@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from engine.court.courts import next_case_number
 from engine.errors import InvalidInput, StateError
 from engine.kernel import runtime
+from engine.kernel.casefile import start_records
 from engine.kernel.unit_of_work import InstanceHandle, UnitOfWork
 from engine.store.tables import jobs, messages
 from engine.views import InstanceView
@@ -33,6 +34,7 @@ class StartInstance:
     parent_id: int | None = None
     message: tuple | None = None    # (name, payload) for a message start event
     related_case_no: str | None = None
+    records: tuple = ()             # case-file records the filing (or an import) brings: ({"kind", "body"}, ...)
 
     def execute(self, uow: UnitOfWork) -> InstanceView:
         if not self.court:
@@ -45,6 +47,9 @@ class StartInstance:
                                    {"case_no": "required"})
             case_no = next_case_number(uow.conn, self.court, definition.meta["case_type"], uow.now)
         handle = uow.create(definition, case_no, self.court, self.parent_id, self.related_case_no)
+        uow.open_case(handle, self.data)
+        uow.add_records(handle, start_records(self.records, self.related_case_no, self.court), via="start",
+                        source=self.process_id, actor=self.actor)
         start = handle.workflow.get_next_task(spec_name="Start")
         start.data.update(dict(self.data, case_no=case_no, court=self.court,
                                court_settings=uow.court_settings(self.court)))
