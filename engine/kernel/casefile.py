@@ -26,7 +26,7 @@ from engine.kernel.expressions import FactReader
 from engine.legaltime import clock
 from engine.legaltime.periods import COURT_TZ
 from engine.legaltime.timers import compute_deadline
-from engine.store.casefile import KINDS, RecordInvalid, check_body, money, money_text
+from engine.store.casefile import KINDS, RecordInvalid, check_body, clue_key, money, money_text
 from engine.store.tables import case_records, cases
 
 _RECORDS_OF = sa.select(case_records.c.id, case_records.c.kind, case_records.c.body, case_records.c.recorded_at,
@@ -137,8 +137,10 @@ def form_records(declared: list[dict], data: dict, actor: str, today: str) -> tu
             header[decl.attr] = value
         elif decl.many:
             for i, item in enumerate(value if isinstance(value, list) else []):
-                out.append((decl.kind, _checked(decl.kind, _stamped(decl.kind, item, actor, today),
-                                                f"{decl.field}.{i}")))
+                item = _shaped(decl.kind, item, today)
+                if item is not None:
+                    out.append((decl.kind, _checked(decl.kind, _stamped(decl.kind, item, actor, today),
+                                                    f"{decl.field}.{i}")))
         elif decl.attr:
             grouped.setdefault(decl.kind, {})[decl.attr] = value
             sources.setdefault(decl.kind, []).append(decl.field)
@@ -147,6 +149,22 @@ def form_records(declared: list[dict], data: dict, actor: str, today: str) -> tu
     for kind, body in grouped.items():
         out.append((kind, _checked(kind, _stamped(kind, body, actor, today), ", ".join(sources[kind]))))
     return out, header
+
+
+def _shaped(kind: str, item, today: str):
+    """Form items in the shape the shipped forms give them: a clue as its text (the filing's list of the
+    applicant's clues), a clue check as ``{clue, verified, note}`` (``verified: false``: no verification, the clue
+    stays open). ``None``: the item records nothing."""
+    if kind == "clue" and isinstance(item, str):
+        return {"clue_id": clue_key(item), "source": "applicant", "description": item, "reported_on": today}
+    if kind == "clue_verification" and isinstance(item, dict) and "clue" in item and "clue_id" not in item:
+        if not item.get("verified"):
+            return None
+        clue = str(item["clue"])
+        return {"clue_id": clue if clue.startswith("clue-") else clue_key(clue),
+                "result": "found" if item.get("asset_id") else "nothing",
+                **({"note": item["note"]} if item.get("note") else {})}
+    return item
 
 
 def _stamped(kind: str, body, actor: str, today: str):
@@ -366,11 +384,16 @@ class CaseFacts(FactReader):
         return filed is not None and self._today() > compute_deadline(str(period), filed).last_day
 
     def debtor_missing(self) -> bool:
-        found = self._of("whereabouts")
-        return bool(found and found[-1].get("debtor_missing"))
+        """Recorded as missing, or (with nothing recorded) the last service on the debtor did not reach them."""
+        stated = [w for w in self._of("whereabouts") if "debtor_missing" in w]
+        if stated:
+            return bool(stated[-1]["debtor_missing"])
+        on_debtor = [s for s in self._of("service") if s.get("role") == "debtor"]
+        return bool(on_debtor) and not any(s.get("delivered") and s.get("method") != "publication"
+                                           for s in on_debtor)
 
     def missing_debtor_searched(self) -> bool:
-        return any(w.get("debtor_missing") and w.get("searched") for w in self._of("whereabouts"))
+        return any(w.get("searched") for w in self._of("whereabouts"))
 
     def zhongben_check(self, blacklist_required: bool = True) -> dict:
         """The five conditions of 终结本次执行程序 (N2 Art 1, domain spec §6.1) from the facts, each with its

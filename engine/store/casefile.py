@@ -108,7 +108,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     _k("undisposable", "无法处置", {"asset_id": ID, "reason": {"enum": list(UNDISPOSABLE_REASONS)}, "detail": TEXT},
        ("asset_id", "reason"), "asset_id"),
     _k("whereabouts", "下落查找", {"debtor_missing": {"type": "boolean"}, "searched": {"type": "boolean"},
-                               "method": TEXT, "on": DATE}, ("debtor_missing",)),
+                               "method": TEXT, "on": DATE}),
     _k("interview", "终本约谈", {"on": DATE, "view": TEXT, "confirms": {"type": "boolean"}}, ("on",)),
 )}
 
@@ -141,6 +141,12 @@ def check_body(kind: str, body: dict) -> dict:
             path = error.message.split("'")[1] if "'" in error.message else path
         raise RecordInvalid(kind, path or "(body)", error.message)
     return body
+
+
+def clue_key(description: str) -> str:
+    """A clue's id from its text: the same clue typed twice is one clue."""
+    import hashlib
+    return "clue-" + hashlib.sha256(" ".join(str(description).split()).encode()).hexdigest()[:10]
 
 
 def money_text(value) -> str:
