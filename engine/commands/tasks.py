@@ -17,7 +17,7 @@ from engine.commands.instances import assert_running, instance_view
 from engine.court.roles import ROLES, TEAM_LEADER_ROLES
 from engine.errors import Forbidden, InvalidInput, NotFound, StateError
 from engine.kernel import TaskState, runtime
-from engine.kernel.casefile import form_records
+from engine.kernel.casefile import bind_choices, bound, form_records
 from engine.kernel.unit_of_work import UnitOfWork
 from engine.legaltime.periods import COURT_TZ
 from engine.store.casefile import header_values
@@ -47,6 +47,15 @@ def _holds(uow: UnitOfWork, username: str, court: str, roles) -> bool:
     return uow.conn.execute(sa.select(user_roles.c.role).join(users, users.c.id == user_roles.c.user_id).where(
         users.c.username == username, users.c.active.is_(True), user_roles.c.court == court,
         user_roles.c.role.in_(roles)).limit(1)).first() is not None
+
+
+def court_users(conn, court: str, role: str) -> list[tuple[str, str]]:
+    """``(username, display name)`` of the active users holding ``role`` in ``court``."""
+    rows = conn.execute(sa.select(users.c.username, users.c.display_name)
+                        .join(user_roles, user_roles.c.user_id == users.c.id)
+                        .where(user_roles.c.court == court, user_roles.c.role == role, users.c.active.is_(True))
+                        .order_by(users.c.username))
+    return [(r.username, r.display_name) for r in rows]
 
 
 def _open_task(uow: UnitOfWork, task_id: str, username: str):
@@ -135,8 +144,12 @@ class CompleteTask:
                              code="task.not_ready")
         meta = handle.definition.meta["user_tasks"].get(row.bpmn_id, {})
         self._check_separation(uow, row, handle.related_case_no, meta.get("exclude", []))
-        self._check_declared(meta.get("form"), row.name)
-        self._check_form(meta.get("form"))
+        form = meta.get("form")
+        if bound(form):
+            form = bind_choices(form, handle.workflow.script_engine.case_source(),
+                                lambda role: court_users(uow.conn, row.court, role))
+        self._check_declared(form, row.name)
+        self._check_form(form)
         today = uow.now.astimezone(COURT_TZ).date().isoformat()
         produced, header = form_records(meta.get("records", []), self.data, self.username, today)
         uow.add_records(handle, produced, via="form", source=row.bpmn_id, actor=self.username, task_id=self.task_id)

@@ -453,3 +453,69 @@ def facts_for(conn, case_id: int | None, pending: list | None = None, on: date |
     records = load_records(conn, case_id, until)
     records += [Record(None, r["kind"], r["body"]) for r in pending or ()]
     return CaseFacts(records, load_header(conn, case_id), on)
+
+
+# -- forms bound to the file -------------------------------------------------------------------------------------
+CHOICE_SOURCES = ("clues", "unverified_clues", "assets", "disposable_assets", "measures", "documents", "parties",
+                  "users:<role>")
+
+
+def _choices(source: str, facts: CaseFacts, users) -> list[dict]:
+    if source in ("clues", "unverified_clues"):
+        found = facts.clues() if source == "clues" else facts.unverified_clues()
+        return [{"const": c["clue_id"], "title": c.get("description") or c["clue_id"]} for c in found]
+    if source in ("assets", "disposable_assets"):
+        found = facts.assets() if source == "assets" else facts.disposable_assets()
+        return [{"const": a["asset_id"], "title": " · ".join(filter(None, (
+            a.get("description"), a.get("category_cn"), a.get("value") and f"{a['value']} 元"))) or a["asset_id"]}
+            for a in found]
+    if source == "measures":
+        return [{"const": m["measure_id"], "title": f"{m.get('asset_id')} · {m.get('measure')} · {m.get('status')}"}
+                for m in facts.measures()]
+    if source == "documents":
+        return [{"const": d["path"], "title": d.get("title") or d.get("doc_type")} for d in facts.documents()]
+    if source == "parties":
+        names = [("applicant", facts.header("applicant_name")), ("debtor", facts.header("debtor_name"))]
+        names += [(p.get("role"), p.get("name")) for p in facts.records("party")]
+        return [{"const": n, "title": n} for _r, n in dict.fromkeys(names) if n]
+    if source.startswith("users:"):
+        return [{"const": u, "title": f"{name} ({u})"} for u, name in users(source.removeprefix("users:"))]
+    raise ValueError(f"unknown choices '{source}' (sources: {', '.join(CHOICE_SOURCES)})")
+
+
+def bound(schema: dict | None) -> bool:
+    """Whether a form names choices or computed values of the case file."""
+    text = str(schema or "")
+    return "x-zhixing-choices" in text or "x-zhixing-value" in text
+
+
+def bind_choices(schema: dict | None, facts: CaseFacts, users) -> dict | None:
+    """The form with each ``"x-zhixing-choices": source`` field turned into the case's own choices (``oneOf``
+    of ``const`` + ``title``), read from the case file (or ``users(role)``: the court's users holding a role).
+    The page renders them as a select; the completion is validated against the same schema, so an id that is
+    not one of the case's (a forged asset, another court's user) is refused as a form error naming the field."""
+    if not bound(schema):
+        return schema
+
+    def walk(node):
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        out = {k: walk(v) for k, v in node.items()}
+        computed = out.pop("x-zhixing-value", None)
+        if computed:                        # shown read-only; a value sent back must be the computed one
+            value = f"{facts.balance():.2f}" if computed == "balance" else \
+                facts.header(computed.removeprefix("header:")) if computed.startswith("header:") else None
+            out.update(readOnly=True, default=value, const=value)
+            out.pop("type", None)
+        source = out.pop("x-zhixing-choices", None)
+        if source:
+            out.pop("enum", None)
+            choices = _choices(source, facts, users)
+            if choices:
+                out["oneOf"] = choices
+            else:
+                out["enum"] = []            # nothing to choose: no value is valid
+        return out
+    return walk(schema)

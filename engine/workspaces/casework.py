@@ -15,13 +15,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from engine.commands.office import OfficeWrite
-from engine.commands.tasks import ReassignTask
+from engine.commands.tasks import ReassignTask, court_users
 from engine.court.accounts import roles_of
 from engine.court.courts import CASE_NUMBER
 from engine.court.roles import TEAM_LEADER_ROLES
 from engine.errors import NotFound
 from engine.legaltime.periods import COURT_TZ
-from engine.kernel.casefile import CaseFacts, load_records
+from engine.kernel.casefile import CaseFacts, bind_choices, bound, facts_for, load_records
 from engine.store.tables import (
     case_records,
     cases,
@@ -152,8 +152,12 @@ def task_detail(conn, task_id: str, now: datetime) -> TaskDetail:
     node = node_info(conn, row.definition_id).get(row.bpmn_id, {})
     header = conn.execute(sa.select(cases).join(instances, instances.c.case_id == cases.c.id)
                           .where(instances.c.id == row.instance_id)).first()
+    form = meta.get("form")
+    if bound(form):       # the case's own choices and computed values, as the engine will check them
+        form = bind_choices(form, facts_for(conn, header.id if header else None),
+                            lambda role: court_users(conn, row.court, role))
     header = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in (header._mapping if header else {}).items()}
-    return TaskDetail(_task_row(row, now), row.instance_status, meta.get("form"), meta.get("ui"),
+    return TaskDetail(_task_row(row, now), row.instance_status, form, meta.get("ui"),
                       meta.get("instructions"), node.get("documentation"), _facts([header, row.fields or {}]))
 
 

@@ -255,3 +255,31 @@ def test_the_migration_makes_a_case_row_per_case_and_records_from_the_log(tmp_pa
     assert (record.kind, record.body["amount"], record.via, record.event_seq) == ("receipt", "2400000.00",
                                                                                  "migration", 1)
     db.dispose()
+
+
+def test_a_form_offers_the_case_s_own_choices_and_refuses_a_forged_one(real):
+    real.deploy([BPMN])
+    real.add_user("lian", "立案 王", [(COURT, "filing_clerk")])
+    real.add_user("zhihui", "指挥中心 刘", [(COURT, "command_centre")])
+    real.add_user("waiyuan", "外院 钱", [("川0105", "implementation_officer")])
+    view = real.start("enforcement_case", "（2026）川0104执801号", COURT, {}, actor="lian")
+    [filing] = real.tasks(instance_id=view.id)
+    real.complete_task(filing.task_id, "lian", {
+        "conditions_met": True, "applicant_name": "某银行", "debtor_name": WANG[1], "debtor_id": WANG[0],
+        "debtor_type": "person", "amount": 50000, "basis": "（2025）川0104民初1号民事判决书",
+        "asset_clues": ["被执行人有一辆货车"]})
+    real.run_until_idle()
+    [assign] = [t for t in real.tasks(instance_id=view.id) if t.bpmn_id == "assign_owner"]
+    form = real.casework.task(assign.task_id).form
+    assert form["properties"]["owner"]["oneOf"] == [{"const": "chengban", "title": "执行法官 李 (chengban)"}]
+    for forged in ("张法官", "waiyuan"):               # not a user; a user of another court
+        with pytest.raises(InvalidInput) as refused:
+            real.complete_task(assign.task_id, "zhihui", {"owner": forged})
+        assert refused.value.code == "form.invalid" and "owner" in refused.value.field_errors
+    real.complete_task(assign.task_id, "zhihui", {"owner": "chengban"})
+    rows = records_of(real, "（2026）川0104执801号")
+    [clue] = [r for r in rows if r.kind == "clue"]
+    assert clue.body["description"] == "被执行人有一辆货车" and clue.via == "form" and clue.actor == "lian"
+    with real.db.connect() as conn:
+        header = conn.execute(sa.select(cases).where(cases.c.case_no == "（2026）川0104执801号")).one()
+    assert (header.applicant_name, header.debtor_id, header.owner) == ("某银行", WANG[0], "chengban")
