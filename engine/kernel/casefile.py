@@ -465,6 +465,21 @@ class CaseFacts(FactReader):
                 "checked_on": today.isoformat()}
 
 
+class LazyFacts(FactReader):
+    """``case`` as a text sees it: the file is read only when a function of it is first called (a text that
+    names ``case`` on a path it does not take costs nothing)."""
+
+    def __init__(self, source):
+        self._source, self._facts = source, None
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._facts is None:
+            self._facts = self._source()
+        return getattr(self._facts, name)
+
+
 def facts_for(conn, case_id: int | None, pending: list | None = None, on: date | None = None,
               until: datetime | None = None) -> CaseFacts:
     records = load_records(conn, case_id, until)

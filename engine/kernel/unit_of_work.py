@@ -201,7 +201,7 @@ class UnitOfWork:
 
     def _bind_case(self, handle: InstanceHandle) -> None:
         """Let the handle's diagrams read ``case`` (the stored records are read once per step, when first used)."""
-        from engine.kernel.casefile import CaseFacts, Record, load_header, load_records
+        from engine.kernel.casefile import CaseFacts, LazyFacts, Record, load_header, load_records
         conn = self.conn
 
         def source():
@@ -210,7 +210,7 @@ class UnitOfWork:
             records, header = handle.stored_records
             pending = [Record(None, r["kind"], r["body"]) for r in handle.pending_records]
             return CaseFacts(records + pending, header)
-        handle.workflow.script_engine.case_source = source
+        handle.workflow.script_engine.case_source = lambda: LazyFacts(source)
 
     def load(self, instance_id: int) -> InstanceHandle:
         # with no cached workflow to check against the row's version, the state comes in the same query
