@@ -179,13 +179,15 @@ class Engine:
     # -- instances and tasks --------------------------------------------------------------------------------
     def start(self, process_id: str, case_no: str | None, court: str, data: dict | None = None,
               actor: str = "system", version: int | None = None, parent_id: int | None = None,
-              related_case_no: str | None = None, of_case: bool = False):
+              related_case_no: str | None = None, of_case: bool = False, records=()):
         """Start a case; ``case_no=None`` allocates the next number of the process's ``caseType``. A supplied
         number must be official, the court's own and unused; ``related_case_no`` is checked and recorded
         (``engine.court.boundaries``). ``of_case=True`` starts another procedure of an existing case of the same
-        court (it keeps the case's number)."""
+        court (it keeps the case's number). ``records``: case-file records the filing brings
+        (``[{"kind": "clue", "body": {...}}]``), each checked against its kind (engine/store/casefile.py)."""
         return self.executor.run(StartInstance(process_id, case_no, court, actor, dict(data or {}), version,
-                                               parent_id, related_case_no=related_case_no, of_case=of_case))
+                                               parent_id, related_case_no=related_case_no, of_case=of_case,
+                                               records=tuple(records or ())))
 
     def complete_task(self, task_id: str, username: str, data: dict | None = None):
         return self.executor.run(CompleteTask(task_id, username, dict(data or {})))

@@ -16,6 +16,7 @@ See ``docs/benchmarks.md`` for what each number means.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import random
@@ -119,7 +120,14 @@ def _script(sid: str, text: str) -> str:
 
 
 def _user(uid: str, name: str) -> str:
-    return f'<bpmn:userTask id="{uid}" name="{name}"/>'
+    return (f'<bpmn:userTask id="{uid}" name="{name}"><bpmn:extensionElements><spiffworkflow:properties>'
+            '<spiffworkflow:property name="formJsonSchemaFilename" value="bench_form.schema.json"/>'
+            '</spiffworkflow:properties></bpmn:extensionElements></bpmn:userTask>')
+
+
+# the fields the bench's officers fill in (a completion may carry only the fields its form declares)
+BENCH_FORM = {"type": "object", "properties": {"comment": {"type": "string"}, "approved": {"type": "boolean"},
+                                               **{f"decision_{i}": {"type": "string"} for i in range(12)}}}
 
 
 def bench30_bpmn() -> bytes:
@@ -181,7 +189,8 @@ def timer_bpmn() -> bytes:
 
 
 def diagrams() -> dict[str, bytes]:
-    return {"bench30.bpmn": bench30_bpmn(), "bench_loop.bpmn": loop_bpmn(), "bench_timer.bpmn": timer_bpmn()}
+    return {"bench30.bpmn": bench30_bpmn(), "bench_loop.bpmn": loop_bpmn(), "bench_timer.bpmn": timer_bpmn(),
+            "bench_form.schema.json": json.dumps(BENCH_FORM).encode()}
 
 
 # -- the bench database ------------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from engine.court.roles import ROLES
 from engine.kernel.audit import GENESIS, event_row
 from engine.legaltime.clock import VirtualClock
 from engine.store.database import ROOT
-from engine.store.tables import events, human_tasks, instances, jobs, subscriptions
+from engine.store.tables import case_records, cases, events, human_tasks, instances, jobs, subscriptions
 
 COURT = "川0104"
 COURTS = [f"川01{n:02d}" for n in range(4, 14)]          # ten basic courts; the officers work in the first
@@ -39,8 +39,17 @@ WORKER_COUNTS = (1, 2, 4)
 AT_TASK = 0.1                  # share of clones waiting at the open task (pool_entry); the rest wait on the timer
 CASE = dict(debtor_id="510107198511203317", debtor_name="陈大明", filed_on="2026-01-20", amount=50000, recovered=0,
             applicant_name="四川锦城小额贷款有限公司", basis="（2025）川0104民初456号民事判决书",
-            notice_served_on="2026-01-23", asset_report_order_on="2026-01-23", blacklist_ground=4,
-            debtor_missing=False, missing_search_done=True, unverified_clues=[], undisposable_assets=[])
+            blacklist_ground=4)
+# what the enforcement case recorded before it proposed the exit (its case file): notice and report order served
+_NOTICE = "（2026）川0104执1号/enforcement_notice-1.docx"
+RECORDS = [
+    {"kind": "document", "body": {"path": _NOTICE, "doc_type": "enforcement_notice", "sha256": "a" * 64,
+                                  "generated_at": "2026-01-21T10:00:00+08:00"}},
+    {"kind": "document", "body": {"path": "（2026）川0104执1号/asset_report_order-1.docx", "sha256": "b" * 64,
+                                  "doc_type": "asset_report_order", "generated_at": "2026-01-21T10:00:00+08:00"}},
+    {"kind": "service", "body": {"delivery_id": "DL-1", "document": _NOTICE, "recipient": "陈大明", "role": "debtor",
+                                 "method": "electronic", "sent_at": "2026-01-23T10:00:00+08:00",
+                                 "served_at": "2026-01-23T10:00:00+08:00", "delivered": True}}]
 # the sweep's target is the machine's: the best of the worker counts (one process uses one of the two cores);
 # the figure of each count (sweep_per_s_1w, _2w, _4w) is printed beside it
 TARGETS = {"tasklist_p95_ms": ("<=", 100, "ms"), "dashboard_ms": ("<=", 1000, "ms"),
@@ -49,9 +58,12 @@ TARGETS = {"tasklist_p95_ms": ("<=", 100, "ms"), "dashboard_ms": ("<=", 1000, "m
 
 def _snapshot(conn, instance_id: int) -> dict:
     """Every row of one instance, table by table."""
+    row = dict(conn.execute(sa.select(instances).where(instances.c.id == instance_id)).one()._mapping)
     return {t.name: [dict(r._mapping) for r in conn.execute(sa.select(t).where(t.c.instance_id == instance_id))]
-            for t in (jobs, human_tasks, subscriptions, events)} | \
-        {"instances": [dict(conn.execute(sa.select(instances).where(instances.c.id == instance_id)).one()._mapping)]}
+            for t in (jobs, human_tasks, subscriptions, events)} | {"instances": [row]} | \
+        {"cases": [dict(r._mapping) for r in conn.execute(sa.select(cases).where(cases.c.id == row["case_id"]))],
+         "case_records": [dict(r._mapping) for r in conn.execute(sa.select(case_records)
+                                                                 .where(case_records.c.case_id == row["case_id"]))]}
 
 
 def prepare(engine: Engine) -> list[dict]:
@@ -69,7 +81,7 @@ def _prepare(engine: Engine) -> list[dict]:
         engine.add_court(code, f"基准法院 {code}", "basic")
     engine.add_user(OFFICER, "基准 执行员", [(COURT, role) for role in ROLES])
     engine.deploy([ROOT / "bpmn"], actor="bench")     # the shipped procedures, from any directory
-    view = engine.start("no_asset_exit", f"（2026）{COURT}执1号", COURT, CASE, actor=OFFICER)
+    view = engine.start("no_asset_exit", f"（2026）{COURT}执1号", COURT, CASE, actor=OFFICER, records=RECORDS)
     engine.run_until_idle()
     [task] = engine.tasks(instance_id=view.id)
     engine.complete_task(task.task_id, OFFICER, {"interviewed_on": "2026-11-20", "applicant_view": "同意终本",
@@ -95,7 +107,11 @@ def _clone(template: dict, new_id: int, rng: random.Random, now: datetime) -> di
     case_no = f"（{rng.choice((2022, 2023, 2024, 2025))}）{court}执{new_id}号"
     shift = timedelta(days=rng.uniform(0, 180))           # filed, and its timer due, at any point of 6 months
     out: dict[str, list] = {"instances": [dict(template["instances"][0], id=new_id, case_no=case_no, court=court,
-                                               started_at=template["instances"][0]["started_at"] - shift)]}
+                                               started_at=template["instances"][0]["started_at"] - shift,
+                                               case_id=new_id)]}
+    out["cases"] = [dict(c, id=new_id, case_no=case_no, court=court, main_instance_id=new_id)
+                    for c in template["cases"]]
+    out["case_records"] = [dict(r, id=None, case_id=new_id, instance_id=new_id) for r in template["case_records"]]
     out["jobs"] = [dict(j, id=None, instance_id=new_id, idempotency_key=f"{j['kind']}:{new_id}:{j['id']}",
                         due_at=now + timedelta(days=1) + shift if j["status"] == "ready" else j["due_at"] - shift)
                    for j in template["jobs"]]
@@ -116,13 +132,13 @@ def _clone(template: dict, new_id: int, rng: random.Random, now: datetime) -> di
 
 
 TABLES = {"instances": instances, "jobs": jobs, "human_tasks": human_tasks, "subscriptions": subscriptions,
-          "events": events}
+          "events": events, "cases": cases, "case_records": case_records}
 
 
 def _copy(conn, name: str, rows: list[dict]) -> None:
     """PostgreSQL COPY of rows (JSON columns as text); elsewhere a multi-row insert."""
     table = TABLES[name]
-    cols = [c.name for c in table.c if c.name != "id" or name == "instances"]
+    cols = [c.name for c in table.c if c.name != "id" or name in ("instances", "cases")]
     if conn.dialect.name != "postgresql":
         conn.execute(table.insert(), [{c: r.get(c) for c in cols} for r in rows])
         return
@@ -152,8 +168,9 @@ def load(engine: Engine, templates: list[dict], count: int, echo=print, seed: in
             echo(f"    {start - first:,} instances loaded ({time.perf_counter() - t0:.0f} s)")
     with engine.db.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('instances', 'id'), "
-                                 "(SELECT max(id) FROM instances))"))
+            for name in ("instances", "cases"):
+                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                                     f"(SELECT max(id) FROM {name}))"))
             conn.execute(sa.text("ANALYZE"))
         else:
             conn.execute(sa.text("ANALYZE"))

@@ -240,7 +240,7 @@ def _counting(spec: HandlerSpec, calls: Counter) -> HandlerSpec:
         calls[spec.name] += 1
         return spec.func(ctx, **params)
 
-    return type(spec)(spec.name, run, spec.inputs, spec.optional, spec.description)
+    return type(spec)(spec.name, run, spec.inputs, spec.optional, spec.description, records=spec.records)
 
 
 # -- the scenario, parsed and checked before it runs ---------------------------------------------------------------
@@ -375,11 +375,13 @@ def _parse_fields(kind: str, spec: StepKind, value, line, sc: Scenario) -> dict:
             raise ScenarioError(where, f"{kind}: data must be a mapping of field: value")
         if key == "version" and not isinstance(v, int):
             raise ScenarioError(where, f"{kind}: version must be a whole number")
-        if key not in ("data", "version") and (isinstance(v, (dict, list)) or v is None):
+        if key == "records" and not (isinstance(v, list) and all(isinstance(r, Mapping) for r in v)):
+            raise ScenarioError(where, f"{kind}: records must be a list of {{kind: …, body: {{…}}}}")
+        if key not in ("data", "version", "records") and (isinstance(v, (dict, list)) or v is None):
             raise ScenarioError(where, f"{kind}: {key} must be a single value")
         if key == "as" and kind in USER_FIELDS and str(v) not in sc.users:
             raise ScenarioError(where, f"{kind}: unknown user '{v}' (users: {', '.join(sc.users) or 'none'})")
-        args[key] = _plain(v) if key in ("data", "version") else str(v)
+        args[key] = _plain(v) if key in ("data", "version", "records") else str(v)
     missing = [k for k in spec.required if k not in args]
     if missing:
         raise ScenarioError(line, f"{kind}: missing field(s) {', '.join(missing)}")
@@ -636,12 +638,23 @@ def describe(step: Step) -> str:
     return " ".join([step.kind, *head, *(f"{k} {v}" if k != "data" else _show(v) for k, v in a.items())])
 
 
+def _plain(value):
+    """YAML values as the engine takes them: dates as ISO text (a record's dates are text)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
 # -- step kinds ---------------------------------------------------------------------------------------------------
 def _start(sim: Simulation, a: dict) -> None:
     # a start on a case that exists already starts another procedure of it (same court only: the engine checks)
     sim.engine.start(a["process"], a["case"], a.get("court") or sim.sc.court, a.get("data"),
                      actor=a.get("as", "system"), version=a.get("version"),
-                     of_case=bool(sim.engine.instances_of_case(a["case"])))
+                     of_case=bool(sim.engine.instances_of_case(a["case"])), records=_plain(a.get("records") or []))
     sim.started(a["case"])
 
 
@@ -725,7 +738,7 @@ def _expect_error(sim: Simulation, a: dict) -> None:
 
 
 STEPS: dict[str, StepKind] = {
-    "start": StepKind(_start, ("process", "case"), ("court", "as", "data", "version")),
+    "start": StepKind(_start, ("process", "case"), ("court", "as", "data", "version", "records")),
     "complete": StepKind(_complete, ("task", "as"), ("case", "data")),
     "claim": StepKind(_claim, ("task", "as"), ("case",)),
     "unclaim": StepKind(_unclaim, ("task", "as"), ("case",)),

@@ -93,11 +93,11 @@ def show(case_no: str):
                            measure_statuses=MEASURE_STATUSES, hidden=HIDDEN_DATA, public_code=public_code)
 
 
-@bp.get("/cases/<case_no>/documents/<path:path>")
+@bp.get("/cases/<case_no>/documents/<int:record_id>")
 @requires(*CASE_ROLES)
-def document(case_no: str, path: str):
+def document(case_no: str, record_id: int):
     try:
-        file = engine().casework.document(case_no, path, courts_for(*CASE_ROLES))
+        file = engine().casework.document(case_no, record_id, courts_for(*CASE_ROLES))
     except NotFound:
         return _not_found(case_no)
     return send_file(file, as_attachment=True, download_name=file.name,

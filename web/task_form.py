@@ -4,7 +4,9 @@
 data the engine validates (types converted, empty inputs left out so that "required" is the engine's to report).
 What the user typed is kept as typed (``raw``) so a page with errors, or a draft, shows it again unchanged.
 Supported: string (with ``format`` date, date-time, time, email; long text as a text area), number, integer,
-boolean (是/否, or a single checkbox with ``ui:widget: checkbox``), ``enum`` (select, or radio buttons),
+boolean (是/否, or a single checkbox with ``ui:widget: checkbox``), ``enum`` (select, or radio buttons; the
+engine turns ``x-zhixing-choices`` into the case's own choices), ``readOnly`` values the engine computes from the
+case file (``x-zhixing-value``, shown as text and never sent back),
 arrays of enums (checkboxes), arrays of plain values (one per line), and anything else as JSON text.
 The UI schema follows react-jsonschema-form: ``ui:order``, and per field ``ui:widget``, ``ui:help``,
 ``ui:placeholder``, ``ui:title``, ``ui:description``, ``ui:enumNames``.
@@ -41,6 +43,8 @@ def _kind(prop: dict, ui: dict) -> str:
     widget = ui.get("ui:widget")
     if widget == "hidden":
         return "hidden"
+    if prop.get("readOnly"):
+        return "readonly"           # a value the engine computes from the case file: shown, never sent back
     kind = prop.get("type")
     if "enum" in prop or "oneOf" in prop and all("const" in o for o in prop["oneOf"]):
         return "radio" if widget == "radio" else "select"
@@ -143,7 +147,7 @@ def raw_values(schema: dict | None, ui: dict | None, form) -> dict:
             raw[f.name] = form.getlist(f.name)
         elif f.kind == "checkbox":
             raw[f.name] = "true" if form.get(f.name) else "false"
-        elif f.kind != "hidden":
+        elif f.kind not in ("hidden", "readonly"):
             raw[f.name] = form.get(f.name, "")
     return raw
 
@@ -175,6 +179,8 @@ def _number(text: str, integer: bool):
 
 
 def _parse(f: Field, value):
+    if f.kind == "readonly":
+        return None
     if f.kind == "checkboxes":
         allowed = {text: v for text, v in zip([o[0] for o in f.options], _enum_values(f.schema.get("items") or {}))}
         chosen = [allowed[v] for v in value or [] if v in allowed]

@@ -22,7 +22,7 @@ from engine.commands.jobs import (
     RenewLease,
 )
 from engine.kernel import services
-from engine.kernel.services import LocalFailure, LocalServices, call_handler, failure_record
+from engine.kernel.services import LocalFailure, LocalServices, call_handler, failure_record, result_records
 from handlers.base import BusinessRejection, HandlerContext
 
 log = logging.getLogger("zhixing.worker")
@@ -111,8 +111,9 @@ class JobRunner:
                              job.payload.get("court"), self.executor.clock.now(), job.attempts + 1,
                              self.executor.database_id)
         result = call_handler(spec, ctx, params)
+        records = tuple(result_records(spec, result, job.payload.get("case_no")))
         self._with_local(job, lambda local: CompleteServiceTask(job.id, job.instance_id, job.task_id, job.operator,
-                                                                result, local))
+                                                                result, local, records))
 
 
 def _groups(taken):

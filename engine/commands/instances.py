@@ -9,6 +9,7 @@ from engine.court import boundaries
 from engine.court.courts import next_case_number
 from engine.errors import Forbidden, InvalidInput, StateError, ZhixingError
 from engine.kernel import runtime
+from engine.kernel.casefile import start_records
 from engine.kernel.unit_of_work import InstanceHandle, UnitOfWork
 from engine.store.tables import jobs, messages
 from engine.views import InstanceView
@@ -43,6 +44,7 @@ class StartInstance:
     message: tuple | None = None    # (name, payload) for a message start event
     related_case_no: str | None = None
     of_case: bool = False
+    records: tuple = ()             # case-file records the filing (or an import) brings: ({"kind", "body"}, ...)
 
     def execute(self, uow: UnitOfWork) -> InstanceView:
         if not self.court:
@@ -79,6 +81,9 @@ class StartInstance:
         if related:
             boundaries.record_relation(uow.conn, case_no, self.court, related, related_court,
                                        case_type or "related", handle.id, self.actor, uow.now)
+        uow.open_case(handle, data)
+        uow.add_records(handle, start_records(self.records, related, self.court), via="start",
+                        source=self.process_id, actor=self.actor)
         start = handle.workflow.get_next_task(spec_name="Start")
         start.data.update(dict(data, case_no=case_no, court=self.court,
                                court_settings=uow.court_settings(self.court)))

@@ -139,6 +139,7 @@ class CompleteServiceTask:
     operator: str
     result: dict = field(default_factory=dict)
     local: LocalServices | None = None
+    records: tuple = ()           # the checked case-file records the result produces (its handler's declaration)
 
     def execute(self, uow: UnitOfWork) -> None:
         handle = uow.load(self.instance_id)
@@ -149,6 +150,8 @@ class CompleteServiceTask:
             return
         if handle.status != "running":
             raise StateError(f"case {handle.case_no} is {handle.status}")
+        uow.add_records(handle, self.records, via="service", source=self.operator, actor="system",
+                        task_id=self.task_id, job_id=self.job_id)
         handle.workflow.script_engine.service_results[task.id] = self.result
         task.run()
         runtime.run_engine(handle.workflow)

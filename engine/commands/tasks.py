@@ -19,7 +19,10 @@ from engine.court.roles import ROLES, TEAM_LEADER_ROLES
 from engine.definitions.form_schema import FormValidator
 from engine.errors import Forbidden, InvalidInput, NotFound, StateError
 from engine.kernel import TaskState, runtime
+from engine.kernel.casefile import bind_choices, bound, form_records
 from engine.kernel.unit_of_work import UnitOfWork
+from engine.legaltime.periods import COURT_TZ
+from engine.store.casefile import header_values
 from engine.store.tables import events, human_tasks, task_drafts, user_roles, users
 from engine.views import InstanceView
 
@@ -46,6 +49,15 @@ def _holds(uow: UnitOfWork, username: str, court: str, roles) -> bool:
     return uow.conn.execute(sa.select(user_roles.c.role).join(users, users.c.id == user_roles.c.user_id).where(
         users.c.username == username, users.c.active.is_(True), user_roles.c.court == court,
         user_roles.c.role.in_(roles)).limit(1)).first() is not None
+
+
+def court_users(conn, court: str, role: str) -> list[tuple[str, str]]:
+    """``(username, display name)`` of the active users holding ``role`` in ``court``."""
+    rows = conn.execute(sa.select(users.c.username, users.c.display_name)
+                        .join(user_roles, user_roles.c.user_id == users.c.id)
+                        .where(user_roles.c.court == court, user_roles.c.role == role, users.c.active.is_(True))
+                        .order_by(users.c.username))
+    return [(r.username, r.display_name) for r in rows]
 
 
 def _open_task(uow: UnitOfWork, task_id: str, username: str):
@@ -134,7 +146,17 @@ class CompleteTask:
                              code="task.not_ready")
         meta = handle.definition.meta["user_tasks"].get(row.bpmn_id, {})
         self._check_separation(uow, row, meta.get("exclude", []))
-        self._check_form(meta.get("form"))
+        form = meta.get("form")
+        if bound(form):
+            form = bind_choices(form, handle.workflow.script_engine.case_source(),
+                                lambda role: court_users(uow.conn, row.court, role))
+        self._check_declared(form, row.name)
+        self._check_form(form)
+        today = uow.now.astimezone(COURT_TZ).date().isoformat()
+        produced, header = form_records(meta.get("records", []), self.data, self.username, today)
+        uow.add_records(handle, produced, via="form", source=row.bpmn_id, actor=self.username, task_id=self.task_id)
+        if header and handle.case_id is not None:
+            uow.set_header(handle.case_id, header_values(header))
         task.data.update(self.data)
         try:
             task.run()
@@ -177,6 +199,17 @@ class CompleteTask:
             raise Forbidden(f"separation of duties (审执分离): '{self.username}' completed '{hit.bpmn_id}' on case "
                             f"{hit.case_no} and may not do '{row.name}' on case {row.case_no}", code="sod.excluded",
                             completed=hit.bpmn_id, on_case=hit.case_no)
+
+    def _check_declared(self, schema: dict | None, name: str) -> None:
+        """Only the fields the task's form declares reach the case (a completion carrying any other field, say
+        ``stage`` or a dict shaped like a receipt, is refused whole, naming the field)."""
+        declared = set((schema or {}).get("properties") or {})
+        extra = sorted(k for k in self.data if k not in declared)
+        if extra:
+            allowed = ", ".join(sorted(declared)) or "none: the task has no form"
+            raise InvalidInput(f"'{name}' has no form field(s) {', '.join(extra)} (its form declares: {allowed})",
+                               {k: "not a field of this form" for k in extra}, code="form.undeclared_field",
+                               field=extra[0], fields=extra)
 
     def _check_form(self, schema: dict | None) -> None:
         if not schema:

@@ -21,6 +21,7 @@ from SpiffWorkflow.spiff.specs.defaults import ManualTask, ServiceTask, UserTask
 from engine.court.roles import role_for_lane
 from engine.definitions.validation import Problem, validate_files
 from engine.errors import DefinitionInvalid
+from engine.kernel.casefile import parse_form_records
 from engine.kernel.serialization import spec_json
 from engine.legaltime.timers import use_legal_durations
 
@@ -104,12 +105,21 @@ def _meta(specs, files: Mapping[str, bytes]) -> dict:
                     "due_in": props.get("dueIn"),
                     "exclude": exclude,
                     "instructions": task_spec.extensions.get("instructionsForEndUser"),
+                    "records": [vars(r) for r in _form_records(props.get("caseRecords"))],
                 }
             definition = getattr(task_spec, "event_definition", None)
             if isinstance(task_spec, StartEvent) and isinstance(definition, MessageEventDefinition) \
                     and spec is specs[0]:
                 message_starts.append(definition.name)
     return {"user_tasks": user_tasks, "message_starts": sorted(message_starts)}
+
+
+def _form_records(text):
+    """The task's ``caseRecords`` (validation reported any mistake before parsing)."""
+    try:
+        return parse_form_records(text)
+    except ValueError:
+        return []
 
 
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"

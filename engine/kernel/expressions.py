@@ -108,6 +108,19 @@ _METHODS: dict[type, frozenset[str]] = {k: frozenset(v) for k, v in {
 _ATTRS: dict[type, frozenset[str]] = {datetime: frozenset({"year", "month", "day", "hour", "minute", "second"}),
                                       date: frozenset({"year", "month", "day"}),
                                       timedelta: frozenset({"days", "seconds"})}
+
+
+class FactReader:
+    """Base of the read-only objects the engine hands diagrams (``case``, engine/kernel/casefile.py): only the
+    methods named in ``FACT_METHODS`` may be called, and they must be pure."""
+
+
+FACT_METHODS = frozenset({
+    "records", "header", "searches", "last_search", "searched_within", "clues", "unverified_clues", "assets",
+    "undisposable", "disposable_assets", "measures", "documents", "issued", "served", "received", "paid_out",
+    "balance", "sanction_in_force", "filed_more_than", "debtor_missing", "missing_debtor_searched",
+    "zhongben_check"})
+_METHODS[FactReader] = FACT_METHODS
 _ALL_METHODS = frozenset().union(*_METHODS.values())
 _ALL_ATTRS = frozenset().union(*_ATTRS.values())
 _MUTATING = frozenset({"append", "extend", "insert", "pop", "remove", "sort", "reverse", "update", "setdefault",

@@ -34,6 +34,19 @@ class ScriptEngine(PythonScriptEngine):
     def __init__(self) -> None:
         super().__init__(environment=SafeEnvironment(functions=expression_functions()))
         self.service_results: dict[UUID, object] = {}
+        self.case_source = None        # () -> CaseFacts of the step's case, set by the unit of work on load
+
+    def _with_case(self, text, external_context):
+        """Texts that read ``case`` get the case file (built only for them: most conditions never need it)."""
+        if self.case_source is None or "case" not in (text or ""):
+            return external_context
+        return {**(external_context or {}), "case": self.case_source()}
+
+    def evaluate(self, task, expression, external_context=None):
+        return super().evaluate(task, expression, self._with_case(expression, external_context))
+
+    def execute(self, task, script, external_context=None):
+        return super().execute(task, script, self._with_case(script, external_context))
 
     def call_service(self, task, operation_name=None, operation_params=None, **_kwargs):
         if task.id not in self.service_results:

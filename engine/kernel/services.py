@@ -23,6 +23,8 @@ from typing import Any
 
 from engine.errors import ConcurrentModification, ZhixingError
 from engine.kernel import runtime
+from engine.kernel.casefile import records_from_result
+from engine.store.casefile import RecordInvalid
 from handlers.base import BusinessRejection, HandlerContext, HandlerError
 from handlers.config import is_local
 
@@ -39,6 +41,16 @@ def call_handler(spec, ctx: HandlerContext, params: dict) -> dict:
     if not isinstance(result, dict):
         raise BusinessRejection(f"handler '{spec.name}' returned {type(result).__name__}, not a dict")
     return json.loads(json.dumps(result, default=str))
+
+
+def result_records(spec, result: dict, case_no: str) -> list:
+    """The case-file records a handler's result produces, as its spec declares; a result that does not fit its
+    own declaration is the handler's fault: refused like a rejection (an incident naming the field)."""
+    try:
+        return records_from_result(spec, result, case_no)
+    except RecordInvalid as exc:
+        raise BusinessRejection(f"handler '{spec.name}' returned a result that does not make its declared "
+                                f"{exc.kind} record: {exc}", {"field": exc.field}) from None
 
 
 def failure_record(label: str, exc: Exception) -> dict:
@@ -82,6 +94,8 @@ class LocalServices:
             try:
                 ctx = HandlerContext(key, handle.id, handle.case_no, handle.court, uow.now, 1, uow.database_id)
                 result = call_handler(spec, ctx, params)
+                uow.add_records(handle, result_records(spec, result, handle.case_no), via="service",
+                                source=spec.name, actor="system", task_id=str(task.id))
                 handle.workflow.script_engine.service_results[task.id] = result
                 task.run()
                 runtime.run_engine(handle.workflow)

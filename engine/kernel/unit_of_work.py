@@ -26,8 +26,19 @@ from engine.kernel import runtime
 from engine.kernel.audit import GENESIS, event_row
 from engine.kernel.serialization import SERIALIZER_VERSION, STATE_VERSION, dump_state, load_state, new_workflow
 from engine.legaltime.timers import compute_deadline
+from engine.store.casefile import HEADER, header_values
 from engine.store.database import inserted_id
-from engine.store.tables import definitions, events, human_tasks, instances, jobs, messages, subscriptions
+from engine.store.tables import (
+    case_records,
+    cases,
+    definitions,
+    events,
+    human_tasks,
+    instances,
+    jobs,
+    messages,
+    subscriptions,
+)
 
 # hot-path statements, built once (building and cache-keying a statement costs as much as running it)
 _LOAD_ROW = sa.select(*[c for c in instances.c if c.name != "state"]).where(instances.c.id == sa.bindparam("id"))
@@ -47,7 +58,13 @@ _UNMATCHED = sa.select(messages).where(
     messages.c.status == "unmatched",
     sa.tuple_(messages.c.name, messages.c.correlation_key).in_(sa.bindparam("waits", expanding=True))
 ).order_by(messages.c.id)
-_INSERT = {table.name: table.insert() for table in (instances, human_tasks, jobs, subscriptions, events)}
+_INSERT = {table.name: table.insert() for table in (instances, human_tasks, jobs, subscriptions, events,
+                                                    case_records)}
+_FIND_CASE = sa.select(cases.c.id).where(cases.c.court == sa.bindparam("court"),
+                                         cases.c.case_no == sa.bindparam("case_no"))
+_CASE_STAGE = cases.update().where(cases.c.id == sa.bindparam("w_case"),
+                                   cases.c.main_instance_id == sa.bindparam("w_instance"))
+_CASE_HEADER: dict = {}         # the columns it sets -> the statement
 
 SETTINGS_TTL_S = 60.0
 DEFAULT_RETRIES = 3          # attempts after the first one, unless the diagram says otherwise
@@ -84,6 +101,9 @@ class InstanceHandle:
     related_case_no: str | None = None
     new_events: list = field(default_factory=list)
     fields: dict = field(default_factory=dict)
+    case_id: int | None = None
+    pending_records: list = field(default_factory=list)   # case-file records of this step, written by ``save``
+    stored_records: list | None = None                    # the case's records as stored (read once, when needed)
 
 
 def case_fields(data: dict, names, current: dict) -> dict:
@@ -153,8 +173,48 @@ class UnitOfWork:
             state_version=STATE_VERSION, fields={}, last_seq=0, last_hash=GENESIS, started_at=self.now,
             updated_at=self.now))
         workflow = new_workflow(definition.spec_json, runtime.ScriptEngine())
-        return InstanceHandle(inserted_id(result), definition, case_no, court, "running", 0, 0, GENESIS,
-                              workflow, runtime.Snapshot(), parent_id, None, related_case_no)
+        handle = InstanceHandle(inserted_id(result), definition, case_no, court, "running", 0, 0,
+                                GENESIS, workflow, runtime.Snapshot(), parent_id, None, related_case_no)
+        self._bind_case(handle)
+        return handle
+
+    # -- the case file --------------------------------------------------------------------------------------
+    def open_case(self, handle: InstanceHandle, data: dict) -> int:
+        """The case row of the handle's case (court + number), created with its header from ``data`` by the
+        first instance of the case, which then owns its stage and status."""
+        case_id = self.conn.execute(_FIND_CASE, {"court": handle.court, "case_no": handle.case_no}).scalar()
+        if case_id is None:
+            from engine.court.courts import CASE_NUMBER
+            match = CASE_NUMBER.match(handle.case_no or "")
+            case_id = inserted_id(self.conn.execute(cases.insert().values(
+                court=handle.court, case_no=handle.case_no, case_type=match.group(3) if match else None,
+                main_instance_id=handle.id, process_id=handle.definition.process_id, status="open",
+                record_count=0, opened_at=self.now, updated_at=self.now, **header_values(data))
+            ))
+        handle.case_id = case_id
+        return case_id
+
+    def add_records(self, handle: InstanceHandle, produced, *, via: str, source: str | None, actor: str,
+                    task_id: str | None = None, job_id: int | None = None) -> None:
+        """Queue checked ``(kind, body)`` records of this step; the next event logged is the one that produced
+        them (its ``seq`` is stamped on them), ``save`` writes them."""
+        for kind, body in produced:
+            handle.pending_records.append(dict(
+                case_id=handle.case_id, kind=kind, body=body, via=via, source=source, instance_id=handle.id,
+                task_id=task_id, job_id=job_id, event_seq=None, actor=actor, recorded_at=self.now))
+
+    def _bind_case(self, handle: InstanceHandle) -> None:
+        """Let the handle's diagrams read ``case`` (the stored records are read once per step, when first used)."""
+        from engine.kernel.casefile import CaseFacts, LazyFacts, Record, load_header, load_records
+        conn = self.conn
+
+        def source():
+            if handle.stored_records is None:
+                handle.stored_records = (load_records(conn, handle.case_id), load_header(conn, handle.case_id))
+            records, header = handle.stored_records
+            pending = [Record(None, r["kind"], r["body"]) for r in handle.pending_records]
+            return CaseFacts(records + pending, header)
+        handle.workflow.script_engine.case_source = lambda: LazyFacts(source)
 
     def load(self, instance_id: int) -> InstanceHandle:
         # with no cached workflow to check against the row's version, the state comes in the same query
@@ -172,9 +232,11 @@ class UnitOfWork:
                 self.conn.execute(_LOAD_STATE, {"id": instance_id}).scalar()
             workflow = load_state(state or b"", definition.spec_json, runtime.ScriptEngine())
             before = runtime.snapshot(workflow, definition.meta, evaluate_services=False)
-        return InstanceHandle(row.id, definition, row.case_no, row.court, row.status, row.version, row.last_seq,
-                              row.last_hash, workflow, before, row.parent_id, row.stage, row.related_case_no,
-                              fields=row.fields or {})
+        handle = InstanceHandle(row.id, definition, row.case_no, row.court, row.status, row.version, row.last_seq,
+                                row.last_hash, workflow, before, row.parent_id, row.stage, row.related_case_no,
+                                fields=row.fields or {}, case_id=row.case_id)
+        self._bind_case(handle)
+        return handle
 
     def prefetch(self, instance_ids) -> None:
         """Read several instances in one query (a batch); ``load`` then takes them from here."""
@@ -224,6 +286,9 @@ class UnitOfWork:
                         task_id, bpmn_id, data)
         handle.last_seq, handle.last_hash = row["seq"], row["hash"]
         handle.new_events.append(row)
+        for record in handle.pending_records:
+            if record["event_seq"] is None:
+                record["event_seq"] = row["seq"]
 
     def save(self, handle: InstanceHandle, status: str | None = None) -> None:
         workflow = handle.workflow
@@ -238,6 +303,7 @@ class UnitOfWork:
             runtime.snapshot(workflow, meta)
         data = workflow.last_task.data if workflow.last_task is not None else {}
         stage = data.get("stage")
+        old_stage = handle.stage
         if isinstance(stage, str):
             handle.stage = stage[:64]
         fields = case_fields(data, meta.get("case_fields", ()), handle.fields)
@@ -245,11 +311,13 @@ class UnitOfWork:
             self.write(_SAVE, [dict(
                 w_id=handle.id, w_version=handle.version, state=dump_state(workflow), version=handle.version + 1,
                 status=status, stage=handle.stage, fields=fields, updated_at=self.now, last_seq=handle.last_seq,
+                case_id=handle.case_id,
                 last_hash=handle.last_hash, ended_at=self.now if status in ("completed", "terminated") else None)])
         except ConcurrentModification:
             raise ConcurrentModification(f"case {handle.case_no} (instance {handle.id}) was changed by someone else "
                                          "meanwhile; reload it and try again") from None
         handle.version += 1
+        self._sync_case(handle, old_stage, status, fields)
         handle.status = status
         handle.fields = fields
         self._sync_projections(handle, handle.before, after)
@@ -257,6 +325,43 @@ class UnitOfWork:
         self._write_events(handle)
         if handle not in self.saved:
             self.saved.append(handle)
+
+    def _sync_case(self, handle: InstanceHandle, old_stage, status: str, fields: dict) -> None:
+        """Write this step's case-file records, and bring the case row in step: its stage and status follow the
+        instance that opened it, its header the ``caseFields`` values of the right type."""
+        if handle.case_id is None:
+            handle.pending_records = []
+            return
+        if handle.pending_records:
+            for record in handle.pending_records:
+                if record["event_seq"] is None:
+                    record["event_seq"] = handle.last_seq
+            self.write(_INSERT["case_records"], handle.pending_records)
+            if handle.stored_records is not None:
+                from engine.kernel.casefile import Record
+                handle.stored_records[0].extend(Record(None, r["kind"], r["body"], r["recorded_at"])
+                                                for r in handle.pending_records)
+            handle.pending_records = []
+        if handle.stage != old_stage or status != handle.status:
+            case_status = {"completed": "closed", "terminated": "terminated"}.get(status, "open")
+            self.write(_CASE_STAGE, [dict(w_case=handle.case_id, w_instance=handle.id, stage=handle.stage,
+                                          status=case_status,
+                                          updated_at=self.now)])
+        if fields is not handle.fields and fields != handle.fields:
+            changed = header_values({k: v for k, v in fields.items() if handle.fields.get(k) != v})
+            if changed:
+                self.set_header(handle.case_id, changed)
+
+    def set_header(self, case_id: int, values: dict) -> None:
+        """Set typed case-header columns (``engine.store.casefile.header_values``) of one case."""
+        values = {k: v for k, v in values.items() if k in HEADER}
+        if not values:
+            return
+        key = tuple(sorted(values))
+        statement = _CASE_HEADER.get(key)
+        if statement is None:
+            statement = _CASE_HEADER[key] = cases.update().where(cases.c.id == sa.bindparam("w_case"))
+        self.write(statement, [dict(values, w_case=case_id, updated_at=self.now)])
 
     def save_events(self, handle_or_id, actor: str, action: str, task_id=None, bpmn_id=None, data=None) -> None:
         """Log an event that does not change the workflow (claim, incident, retry): bump version + chain head."""

@@ -93,6 +93,7 @@ instances = sa.Table(
     sa.Column("stage", sa.String(64)),
     sa.Column("parent_id", sa.Integer, index=True),
     sa.Column("related_case_no", sa.String(64), index=True),
+    sa.Column("case_id", sa.Integer, index=True),                # the case file row (``cases``) it works on
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("state", sa.LargeBinary, nullable=False),
     sa.Column("serializer_version", sa.String(16), nullable=False),
@@ -108,6 +109,54 @@ instances = sa.Table(
     sa.Index(None, "court", "status", "updated_at"),
     sa.Index(None, "court", "status", "definition_id", "stage"),
     sa.Index(None, "court", "case_no"),
+)
+
+# the case file (案卷, engine/store/casefile.py): one row per case, and its typed append-only records
+cases = sa.Table(
+    "cases", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("court", sa.String(32), nullable=False),
+    sa.Column("case_no", sa.String(64), nullable=False),
+    sa.Column("case_type", sa.String(8)),
+    sa.Column("main_instance_id", sa.Integer),                   # the instance that opened it: its stage, status
+    sa.Column("process_id", sa.String(128)),
+    sa.Column("status", sa.String(16), nullable=False),          # open | closed | terminated
+    sa.Column("stage", sa.String(64)),
+    sa.Column("applicant_name", sa.String(255)),
+    sa.Column("applicant_id", sa.String(64)),
+    sa.Column("debtor_name", sa.String(255)),
+    sa.Column("debtor_id", sa.String(64)),
+    sa.Column("debtor_kind", sa.String(32)),
+    sa.Column("basis", sa.String(255)),
+    sa.Column("amount", sa.String(32)),
+    sa.Column("owner", sa.String(64)),
+    sa.Column("track", sa.String(32)),
+    sa.Column("closing_mode", sa.String(32)),
+    sa.Column("filed_on", sa.Date),
+    sa.Column("term_due_on", sa.Date),
+    sa.Column("closed_on", sa.Date),
+    sa.Column("record_count", sa.Integer, nullable=False, default=0),
+    sa.Column("opened_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("court", "case_no"),
+    sa.Index(None, "court", "status", "updated_at"),
+)
+
+case_records = sa.Table(
+    "case_records", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("case_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("via", sa.String(16), nullable=False),             # service | form | start | migration
+    sa.Column("source", sa.String(128)),                         # the operator, or the task's bpmn id
+    sa.Column("instance_id", sa.Integer),
+    sa.Column("task_id", sa.String(36)),
+    sa.Column("job_id", sa.Integer),
+    sa.Column("event_seq", sa.Integer),                          # the event of the instance's log that made it
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("recorded_at", UTCDateTime, nullable=False),
+    sa.Index(None, "case_id", "kind", "id"),
 )
 
 human_tasks = sa.Table(

@@ -1,31 +1,38 @@
 """The officers' read side: my tasks (我的待办), the task page, the case page and its search, plus form drafts.
 
 Lists are paginated in SQL and read only the projections (``human_tasks``, ``instances``), so they cost the same
-with 10 or 10,000 cases. Only the case page reads case data (the state of each instance of that one case); it
-recognises the handlers' results by their shape (an asset search has ``query_id`` and ``assets``, a control
-measure ``measure_id``, a receipt ``receipt_id``, a document ``path`` + ``sha256``, ...), whatever variable a
-diagram stored them in, so every procedure's case page shows its assets, money and documents without
-configuration.
+with 10 or 10,000 cases. The case page reads the case file (案卷: the ``cases`` row and its typed records, which
+only the engine writes, engine/kernel/casefile.py), never the workflows' data: its assets, measures, money and
+documents are what the engine recorded, and a document is served by its record id.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from engine.commands.office import OfficeWrite
-from engine.commands.tasks import ReassignTask
+from engine.commands.tasks import ReassignTask, court_users
 from engine.court.accounts import roles_of
 from engine.court.courts import CASE_NUMBER
 from engine.court.roles import TEAM_LEADER_ROLES
 from engine.errors import NotFound
+from engine.kernel.casefile import CaseFacts, bind_choices, bound, facts_for, load_records
 from engine.legaltime.periods import COURT_TZ
-from engine.store.queries import instance_data
-from engine.store.tables import definitions, events, human_tasks, instances, task_drafts, user_roles, users
+from engine.store.tables import (
+    case_records,
+    cases,
+    definitions,
+    events,
+    human_tasks,
+    instances,
+    task_drafts,
+    user_roles,
+    users,
+)
 from engine.views import OpenPage, Page, TaskView
 
 # what the officers' pages show of a case: its queryable fields (``caseFields``) first, else its data
@@ -143,9 +150,15 @@ def task_detail(conn, task_id: str, now: datetime) -> TaskDetail:
         raise NotFound(f"task {task_id} is not open (it was completed, cancelled, or never existed)")
     meta = (row.meta or {}).get("user_tasks", {}).get(row.bpmn_id, {})
     node = node_info(conn, row.definition_id).get(row.bpmn_id, {})
-    return TaskDetail(_task_row(row, now), row.instance_status, meta.get("form"), meta.get("ui"),
-                      meta.get("instructions"), node.get("documentation"),
-                      _facts([row.fields or {}, instance_data(conn, row.instance_id)]))
+    header = conn.execute(sa.select(cases).join(instances, instances.c.case_id == cases.c.id)
+                          .where(instances.c.id == row.instance_id)).first()
+    form = meta.get("form")
+    if bound(form):       # the case's own choices and computed values, as the engine will check them
+        form = bind_choices(form, facts_for(conn, header.id if header else None),
+                            lambda role: court_users(conn, row.court, role))
+    header = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in (header._mapping if header else {}).items()}
+    return TaskDetail(_task_row(row, now), row.instance_status, form, meta.get("ui"),
+                      meta.get("instructions"), node.get("documentation"), _facts([header, row.fields or {}]))
 
 
 def _facts(sources: list[dict]) -> dict:
@@ -335,35 +348,84 @@ def _case_instances(conn, case_no: str, courts: list[str]) -> list[CaseInstance]
 
 
 def case_file(conn, case_no: str, courts: list[str], now: datetime) -> CaseFile:
+    """The case page: the case row and its records (案卷), its procedure instances under it, open tasks, log.
+    Nothing is read from the workflows' data: only what the engine recorded reaches the page."""
     own = _case_instances(conn, case_no, courts)
-    data: dict = {}
-    found = _Found()
-    for inst in own:
-        values = instance_data(conn, inst.id)
-        for key, value in values.items():
-            data.setdefault(key, value)
-        found.harvest(values)
-    facts = _facts([i.fields for i in own] + [data])
+    row = conn.execute(sa.select(cases).where(cases.c.case_no == case_no, cases.c.court.in_(courts))
+                       .order_by(cases.c.id).limit(1)).first()
+    records = load_records(conn, row.id) if row is not None else []
+    header = dict(row._mapping) if row is not None else {}
+    facts = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in header.items()
+             if k in FACTS and v not in (None, "")}
+    for inst in own:                       # a case without a row yet (never saved since the migration)
+        for key, value in _facts([inst.fields]).items():
+            facts.setdefault(key, value)
+    reader = CaseFacts(records, header)
     ids = [i.id for i in own]
     open_rows = conn.execute(_task_select().where(human_tasks.c.instance_id.in_(ids))
                              .order_by(human_tasks.c.due_at.is_(None), human_tasks.c.due_at))
-    return CaseFile(case_no, own[0].court, tuple(own), facts, found.search_summary(), found.assets(now),
-                    tuple(found.receipts), tuple(found.payouts), found.money(), tuple(found.documents.values()),
-                    tuple(_task_row(r, now) for r in open_rows), _timeline(conn, own),
-                    _related(conn, case_no, own, courts))
+    receipts = tuple(dict(r.body, source_cn=SOURCES.get(r.body.get("source") or ""), record_id=r.id)
+                     for r in records if r.kind == "receipt")
+    payouts = tuple(dict(r.body, purpose_cn=PURPOSES.get(r.body.get("purpose") or ""), record_id=r.id)
+                    for r in records if r.kind == "payout")
+    money = {"received": f"{reader.received():.2f}", "paid_out": f"{reader.paid_out():.2f}",
+             "balance": f"{reader.balance():.2f}"}
+    documents = tuple(dict(r.body, record_id=r.id) for r in records if r.kind == "document")
+    return CaseFile(case_no, own[0].court, tuple(own), facts, _searches(records), _assets(records, reader, now),
+                    receipts, payouts, money, documents, tuple(_task_row(r, now) for r in open_rows),
+                    _timeline(conn, own), _related(conn, case_no, own, courts))
 
 
-def case_document(conn, case_no: str, path: str, courts: list[str], document_dir: Path) -> Path:
-    """The file of a document the case generated; ``NotFound`` for anything else (other cases, other courts,
-    paths the case never produced)."""
-    found = _Found()
-    for inst in _case_instances(conn, case_no, courts):
-        found.harvest(instance_data(conn, inst.id))
-    if path not in found.documents:
-        raise NotFound(f"case {case_no} has no document {path}")
-    file = (document_dir / path).resolve()
+CHANNELS_CN = {"national": "总对总", "local": "点对点", "field": "现场调查"}
+MEASURES_CN = {"freeze": "冻结", "seize": "查封", "impound": "扣押"}
+SOURCES = {"transfer": "扣划存款", "voluntary": "主动履行", "auction": "拍卖/变卖价款", "other": "其他"}
+PURPOSES = {"applicant": "发放申请执行人", "costs": "执行费用", "creditor": "参与分配债权人", "refund": "退还被执行人"}
+
+
+def _searches(records) -> tuple:
+    found: dict = {}
+    for r in records:
+        if r.kind == "asset" and r.body.get("search_id"):
+            found[r.body["search_id"]] = found.get(r.body["search_id"], 0) + 1
+    return tuple({"query_id": r.body["search_id"], "queried_at": r.body.get("searched_at"),
+                  "channel": r.body.get("channel"), "channel_cn": CHANNELS_CN.get(r.body.get("channel")),
+                  "complete": r.body.get("complete"), "found": r.body.get("found"),
+                  "assets": found.get(r.body["search_id"], 0), "record_id": r.id}
+                 for r in records if r.kind == "asset_search")
+
+
+def _assets(records, reader, now: datetime) -> tuple:
+    """Assets found, each with its control measures as they stand now (renewals and releases applied)."""
+    today = now.astimezone(COURT_TZ).date()
+    searches = {r.body["search_id"]: r.body for r in records if r.kind == "asset_search"}
+    undisposable = {u["asset_id"]: u for u in reader.undisposable()}
+    assets: dict[str, dict] = {}
+    for asset in reader.assets():
+        search = searches.get(asset.get("search_id")) or {}
+        assets[asset["asset_id"]] = dict(asset, found_at=search.get("searched_at"),
+                                         channel_cn=CHANNELS_CN.get(search.get("channel") or ""), measures=[],
+                                         undisposable=undisposable.get(asset["asset_id"]))
+    for measure in reader.measures():
+        measure = dict(measure, measure_cn=MEASURES_CN.get(measure.get("measure")))
+        measure["days_left"] = _days_left(measure.get("expires_on"), today) \
+            if measure.get("status") == "in_force" else None
+        measure["expiring"] = measure["days_left"] is not None and measure["days_left"] <= EXPIRY_WARNING_DAYS
+        asset_id = measure.get("asset_id") or measure["measure_id"]
+        assets.setdefault(asset_id, {"asset_id": asset_id, "measures": []})["measures"].append(measure)
+    return tuple(assets.values())
+
+
+def case_document(conn, case_no: str, record_id: int, courts: list[str], document_dir: Path) -> Path:
+    """The file of a document record of the case; ``NotFound`` for anything else (other cases, other courts,
+    records that are not documents)."""
+    row = conn.execute(sa.select(case_records.c.body).join(cases, cases.c.id == case_records.c.case_id)
+                       .where(case_records.c.id == record_id, case_records.c.kind == "document",
+                              cases.c.case_no == case_no, cases.c.court.in_(courts))).first()
+    if row is None:
+        raise NotFound(f"case {case_no} has no document {record_id}")
+    file = (document_dir / row.body["path"]).resolve()
     if document_dir.resolve() not in file.parents or not file.is_file():
-        raise NotFound(f"the document {path} of case {case_no} is missing from the document store")
+        raise NotFound(f"the document {record_id} of case {case_no} is missing from the document store")
     return file
 
 
@@ -405,100 +467,6 @@ def _related(conn, case_no: str, own: list[CaseInstance], courts: list[str]) -> 
             seen.setdefault(r.case_no, RelatedCase(r.case_no, relation, case_type(r.case_no), r.name, r.status,
                                                    r.court))
     return tuple(seen.values())
-
-
-def _kind(value: dict) -> str | None:
-    """Which handler result a dict is, by its keys (see docs/handlers.md)."""
-    if "query_id" in value and isinstance(value.get("assets"), list):
-        return "search"
-    if "measure_id" in value:
-        return "release" if "released_on" in value else "renewal" if "renewals" in value else \
-            "control" if "measure" in value else None
-    if "receipt_id" in value:
-        return "receipt"
-    if "payout_id" in value:
-        return "payout"
-    if "path" in value and "doc_type" in value and "sha256" in value:
-        return "document"
-    return None
-
-
-def _money(text) -> Decimal:
-    try:
-        return Decimal(str(text))
-    except (InvalidOperation, ValueError):
-        return Decimal(0)
-
-
-class _Found:
-    """The handlers' results found in a case's data, de-duplicated by their ids."""
-
-    def __init__(self) -> None:
-        self.searches: dict = {}
-        self.measures: dict = {}        # measure_id → [results], merged in time order
-        self.receipts: list = []
-        self.payouts: list = []
-        self.documents: dict = {}       # path → result
-        self._ids: set = set()
-
-    def harvest(self, value, depth: int = 0) -> None:
-        if depth > 8:
-            return
-        if isinstance(value, list):
-            for item in value:
-                self.harvest(item, depth + 1)
-            return
-        if not isinstance(value, dict):
-            return
-        kind = _kind(value)
-        if kind == "search":
-            self.searches.setdefault(value["query_id"], value)
-        elif kind in ("control", "renewal", "release"):
-            results = self.measures.setdefault(value["measure_id"], [])
-            if value not in results:
-                results.append(value)
-        elif kind in ("receipt", "payout"):
-            key = (kind, value[f"{kind}_id"])
-            if key not in self._ids:
-                self._ids.add(key)
-                (self.receipts if kind == "receipt" else self.payouts).append(value)
-        elif kind == "document":
-            self.documents.setdefault(value["path"], value)
-        for item in value.values():
-            if isinstance(item, (dict, list)):
-                self.harvest(item, depth + 1)
-
-    def search_summary(self) -> tuple:
-        keys = ("query_id", "queried_at", "channel", "channel_cn", "complete", "found", "has_assets")
-        return tuple({k: s.get(k) for k in keys} | {"assets": len(s.get("assets") or [])}
-                     for s in sorted(self.searches.values(), key=lambda s: str(s.get("queried_at", ""))))
-
-    def assets(self, now: datetime) -> tuple:
-        """Assets found, newest search first per asset, each with its control measures as they stand now."""
-        today = now.astimezone(COURT_TZ).date()
-        assets: dict[str, dict] = {}
-        for search in sorted(self.searches.values(), key=lambda s: str(s.get("queried_at", "")), reverse=True):
-            for asset in search.get("assets") or []:
-                if isinstance(asset, dict) and asset.get("asset_id") and asset["asset_id"] not in assets:
-                    assets[asset["asset_id"]] = dict(asset, found_at=search.get("queried_at"),
-                                                     channel_cn=search.get("channel_cn"), measures=[])
-        for measure_id, results in self.measures.items():
-            measure = {}
-            for result in sorted(results, key=lambda r: str(r.get("at") or r.get("released_on") or "")):
-                measure.update({k: v for k, v in result.items() if v is not None or k == "expires_on"})
-            measure["measure_id"] = measure_id
-            measure["days_left"] = _days_left(measure.get("expires_on"), today) \
-                if measure.get("status") == "in_force" else None
-            measure["expiring"] = measure["days_left"] is not None and measure["days_left"] <= EXPIRY_WARNING_DAYS
-            asset_id = measure.get("asset_id") or measure_id
-            assets.setdefault(asset_id, {"asset_id": asset_id, "category_cn": measure.get("category"),
-                                         "measures": []})["measures"].append(measure)
-        return tuple(assets.values())
-
-    def money(self) -> dict:
-        received = sum((_money(r.get("amount")) for r in self.receipts), Decimal(0))
-        paid = sum((_money(p.get("amount")) for p in self.payouts), Decimal(0))
-        return {"received": f"{received:.2f}", "paid_out": f"{paid:.2f}", "balance": f"{received - paid:.2f}"}
 
 
 def _days_left(expires_on, today: date) -> int | None:
@@ -546,7 +514,8 @@ class Casework:
     def case(self, case_no: str, courts: list[str]) -> CaseFile:
         return self._read(lambda conn: case_file(conn, case_no, courts, self._now()))
 
-    def document(self, case_no: str, path: str, courts: list[str]) -> Path:
-        """The .docx a case generated (``document.generate`` writes under ``ZHIXING_DOCUMENT_DIR``)."""
+    def document(self, case_no: str, record_id: int, courts: list[str]) -> Path:
+        """The .docx of a document record of the case (``document.generate`` writes under
+        ``ZHIXING_DOCUMENT_DIR``)."""
         from handlers.documents.handlers import document_dir  # importing it registers the handler: only here
-        return self._read(lambda conn: case_document(conn, case_no, path, courts, document_dir()))
+        return self._read(lambda conn: case_document(conn, case_no, record_id, courts, document_dir()))

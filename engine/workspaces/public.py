@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from engine.commands.office import OfficeWrite
 from engine.errors import NotFound, TooManyLookups
 from engine.legaltime.periods import COURT_TZ
-from engine.store.tables import courts, events, instances, public_codes, public_lookups
+from engine.store.tables import case_records, cases, courts, events, instances, public_codes, public_lookups
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"   # no I, L, O, 0, 1: read aloud and typed without mistakes
 CODE_LENGTH = 8                                   # 31^8 ≈ 8.5·10^11 codes
@@ -154,64 +154,66 @@ def _day(value) -> date | None:
     return moment.astimezone(COURT_TZ).date()
 
 
-def _served(conn, case_no: str) -> list[ServedDocument]:
-    """Service on the parties (送达) that took effect, oldest first, named by the document served (its title), else
-    by the step that served it."""
+def _served(conn, case_id: int) -> list[ServedDocument]:
+    """Service on the parties (送达) that took effect, oldest first, as the case file records it: named by the
+    document served (its title), else by the step that served it."""
     from engine.workspaces.casework import node_info
-    rows = conn.execute(sa.select(events.c.bpmn_id, events.c.data, instances.c.definition_id)
-                        .join(instances, instances.c.id == events.c.instance_id)
-                        .where(events.c.case_no == case_no, events.c.action == "service_completed")
-                        .order_by(events.c.at, events.c.id)).all()
-    titles = {}
-    for r in rows:
-        result = (r.data or {}).get("result") or {}
-        if (r.data or {}).get("operator") == "document.generate" and result.get("path"):
-            titles[result["path"]] = (result.get("title") or result.get("doc_type"), result.get("doc_type"))
+    rows = conn.execute(sa.select(case_records.c.kind, case_records.c.body, case_records.c.source,
+                                  case_records.c.instance_id, case_records.c.event_seq)
+                        .where(case_records.c.case_id == case_id, case_records.c.kind.in_(("document", "service")))
+                        .order_by(case_records.c.id)).all()
+    titles = {r.body["path"]: (r.body.get("title") or r.body.get("doc_type"), r.body.get("doc_type"))
+              for r in rows if r.kind == "document"}
     served = []
     for r in rows:
-        operator, result = (r.data or {}).get("operator"), (r.data or {}).get("result") or {}
-        if operator not in SERVICE_OPERATORS or result.get("delivered") is not True:
+        body = r.body
+        if r.kind != "service" or body.get("delivered") is not True or body.get("role") not in PARTIES:
             continue
-        if operator == "party.notify" and result.get("role") not in PARTIES:
-            continue
-        path = result.get("document") if operator == "party.notify" else None
+        path = body.get("document")
         title, doc_type = titles.get(path, (None, None))
-        step = node_info(conn, r.definition_id).get(r.bpmn_id, {}).get("name") or r.bpmn_id
-        name = title or step
+        name = title or _step_name(conn, r.instance_id, r.event_seq, node_info) or NOTICE
         if doc_type == "enforcement_notice" and NOTICE not in name:
             name = f"{NOTICE} {name}"
-        served.append(ServedDocument(name, _day(result.get("served_at") or result.get("at")),
+        served.append(ServedDocument(name, _day(body.get("served_at") or body.get("sent_at")),
                                      path if path in titles else None))
     return served
 
 
+def _step_name(conn, instance_id, seq, node_info) -> str | None:
+    row = conn.execute(sa.select(events.c.bpmn_id, instances.c.definition_id)
+                       .join(instances, instances.c.id == events.c.instance_id)
+                       .where(events.c.instance_id == instance_id, events.c.seq == seq)).first()
+    if row is None or not row.bpmn_id:
+        return None
+    return node_info(conn, row.definition_id).get(row.bpmn_id, {}).get("name") or row.bpmn_id
+
+
 def public_case(conn, case_no: str) -> PublicCase:
-    rows = conn.execute(sa.select(instances.c.court, instances.c.status, instances.c.stage, instances.c.fields,
-                                  instances.c.started_at, instances.c.ended_at, courts.c.name)
-                        .outerjoin(courts, courts.c.code == instances.c.court)
-                        .where(instances.c.case_no == case_no).order_by(instances.c.id)).all()
-    if not rows:
+    """The public view, from the case row and its records (案卷): one case, one row, whatever procedures run
+    under it (the case clock never speaks for it)."""
+    row = conn.execute(sa.select(cases, courts.c.name.label("court_name"))
+                       .outerjoin(courts, courts.c.code == cases.c.court)
+                       .where(cases.c.case_no == case_no).order_by(cases.c.id).limit(1)).first()
+    if row is None:
         raise NotFound(f"case {case_no} does not exist")
-    open_rows = [r for r in rows if r.status in ("running", "suspended")]
-    closed = next((_day(r.fields.get("closed_on")) for r in rows if (r.fields or {}).get("closed_on")), None)
-    if closed is None and not open_rows:
-        closed = max((d for r in rows if (d := _day(r.ended_at))), default=None)
-    # the procedure that keeps a stage speaks for the case (not a companion such as the case clock)
-    current = open_rows or rows
-    latest = ([r for r in current if r.stage] or current)[-1]
-    if (latest.fields or {}).get("closed_on"):
+    main = conn.execute(sa.select(instances.c.status, instances.c.ended_at)
+                        .where(instances.c.id == row.main_instance_id)).first()
+    closed = row.closed_on
+    if closed is None and row.status != "open" and main is not None and main.ended_at:
+        closed = _day(main.ended_at)
+    if row.closed_on:
         stage = "closed"
-    elif latest.stage:
-        stage = latest.stage
-    elif latest.status == "suspended":
+    elif row.stage:
+        stage = row.stage
+    elif main is not None and main.status == "suspended":
         stage = "suspended"
     else:
-        stage = "in_progress" if open_rows else "concluded"
-    documents = _served(conn, case_no)
+        stage = "in_progress" if row.status == "open" else "concluded"
+    documents = _served(conn, row.id)
     notice = next((d.served_on for d in documents if NOTICE in d.name), None)
-    started = _day(rows[0].started_at)
-    assert started is not None          # every instance has a start
-    return PublicCase(case_no, rows[0].name or rows[0].court, stage, started, notice, closed,
+    opened = _day(row.opened_at)
+    assert opened is not None           # every case row has its filing moment
+    return PublicCase(case_no, row.court_name or row.court, stage, opened, notice, closed,
                       tuple(documents))
 
 

@@ -18,13 +18,18 @@ from handlers.base import HandlerContext
 from handlers.config import use
 from handlers.money import fmt, parse_amount
 from handlers.party_id import parse_party_id
-from handlers.registry import handler
+from handlers.registry import Produces, handler
 from handlers.timeutil import stamp
 from handlers.validate import choice, choices, integer, reject, text
 
 
 @handler("asset.search", system="assets", inputs=("debtor_id", "debtor_name"),
-         optional=("channel", "categories"))
+         optional=("channel", "categories"), records=(
+             Produces("asset_search", {"search_id": "query_id", "channel": "channel", "categories": "categories",
+                                       "complete": "complete", "searched_at": "queried_at", "found": "found"}),
+             Produces("asset", {"asset_id": "asset_id", "search_id": "^query_id", "category": "category",
+                                "category_cn": "category_cn", "description": "description", "holder": "holder",
+                                "value": "value", "encumbrances": "encumbrances"}, each="assets")))
 def asset_search(ctx: HandlerContext, debtor_id: str, debtor_name: str, channel: str = "national",
                  categories: list | None = None) -> dict:
     """Network asset search (网络查控): 总对总 (channel 'national') or 点对点 ('local'), all of the channel's
@@ -44,7 +49,13 @@ def asset_search(ctx: HandlerContext, debtor_id: str, debtor_name: str, channel:
 
 
 @handler("asset.control", system="assets", inputs=("asset_id", "debtor_id", "category"),
-         optional=("measure", "months", "amount"))
+         optional=("measure", "months", "amount"), records=(
+             Produces("measure", {"measure_id": "measure_id", "asset_id": "asset_id", "measure": "measure",
+                                  "status": "status", "rank": "rank", "amount": "amount", "starts_on": "starts_on",
+                                  "expires_on": "expires_on"}),
+             # queued (轮候) behind another court's first seizure: that court disposes of it, not this one
+             Produces("undisposable", {"asset_id": "asset_id", "reason": "=queued_behind_other_court",
+                                       "detail": "holder"}, when="status=queued")))
 def asset_control(ctx: HandlerContext, asset_id: str, debtor_id: str, category: str, measure: str | None = None,
                   months: int | None = None, amount: object = None) -> dict:
     """Freeze (冻结), seize (查封) or impound (扣押) an asset for at most the legal term (L2 Art 485: funds 1 year,
@@ -71,7 +82,9 @@ def asset_control(ctx: HandlerContext, asset_id: str, debtor_id: str, category: 
             "at": stamp(ctx.now)}
 
 
-@handler("asset.release", system="assets", inputs=("measure_id",), optional=("reason",))
+@handler("asset.release", system="assets", inputs=("measure_id",), optional=("reason",), records=(
+    Produces("measure_release", {"measure_id": "measure_id", "released_on": "released_on", "reason": "reason",
+                                 "promoted": "promoted"}),))
 def asset_release(ctx: HandlerContext, measure_id: str, reason: str = "other") -> dict:
     """Release (解除) a freeze or seizure; a measure queued behind it (轮候) takes effect (J7 Art 26)."""
     measure_id = text("measure_id", measure_id, max_len=64)
@@ -82,7 +95,9 @@ def asset_release(ctx: HandlerContext, measure_id: str, reason: str = "other") -
             "reason": reason, "reason_cn": RELEASE_REASONS[reason], "promoted": m["promoted"]}
 
 
-@handler("asset.renew", system="assets", inputs=("measure_id",), optional=("months",))
+@handler("asset.renew", system="assets", inputs=("measure_id",), optional=("months",), records=(
+    Produces("measure_renewal", {"measure_id": "measure_id", "expires_on": "expires_on",
+                                 "previous_expires_on": "previous_expires_on", "renewals": "renewals"}),))
 def asset_renew(ctx: HandlerContext, measure_id: str, months: int | None = None) -> dict:
     """Renew (续行) a measure on or before its last day; otherwise it has lapsed (J7 Art 27) and a new measure
     is needed. Each renewal is at most the legal term for the category."""

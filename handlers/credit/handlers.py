@@ -10,7 +10,7 @@ from handlers.base import HandlerContext
 from handlers.config import use
 from handlers.credit.adapter import DELIST_REASONS, GROUNDS, LIFT_REASONS, RESTRICTIONS
 from handlers.party_id import parse_party_id
-from handlers.registry import handler
+from handlers.registry import Produces, handler
 from handlers.timeutil import stamp, term_end, today
 from handlers.validate import choice, integer, optional_text, reject, text
 
@@ -18,7 +18,9 @@ ADULT = 18
 
 
 @handler("credit.restrict_consumption", system="credit", inputs=("debtor_id", "debtor_name"),
-         optional=("legal_representative",))
+         optional=("legal_representative",), records=(
+             Produces("sanction", {"sanction_id": "order_id", "sanction": "=consumption_restriction",
+                                   "effective_on": "effective_on"}),))
 def restrict_consumption(ctx: HandlerContext, debtor_id: str, debtor_name: str,
                          legal_representative: str | None = None) -> dict:
     """Issue a consumption-restriction order (限制消费令). For an organisation it also binds its legal
@@ -35,7 +37,8 @@ def restrict_consumption(ctx: HandlerContext, debtor_id: str, debtor_name: str,
             "effective_on": today(ctx.now).isoformat(), "published_at": stamp(ctx.now)}
 
 
-@handler("credit.lift_restriction", system="credit", inputs=("order_id", "reason"))
+@handler("credit.lift_restriction", system="credit", inputs=("order_id", "reason"), records=(
+    Produces("sanction_deletion", {"sanction_id": "order_id", "on": "lifted_on", "reason": "reason"}),))
 def lift_restriction(ctx: HandlerContext, order_id: str, reason: str) -> dict:
     """Lift a consumption restriction (解除限制消费): on security, the applicant's consent, or full
     performance (J13 Art 9)."""
@@ -47,7 +50,10 @@ def lift_restriction(ctx: HandlerContext, order_id: str, reason: str) -> dict:
             "lifted_on": order["lifted_on"], "reason": reason, "reason_cn": LIFT_REASONS[reason]}
 
 
-@handler("credit.blacklist", system="credit", inputs=("debtor_id", "debtor_name", "ground"), optional=("extra_years",))
+@handler("credit.blacklist", system="credit", inputs=("debtor_id", "debtor_name", "ground"), optional=("extra_years",),
+         records=(Produces("sanction", {"sanction_id": "listing_id", "sanction": "=blacklist", "ground": "ground",
+                                        "term_years": "term_years", "effective_on": "listed_on",
+                                        "expires_on": "expires_on"}),))
 def blacklist(ctx: HandlerContext, debtor_id: str, debtor_name: str, ground: object, extra_years: object = 0) -> dict:
     """List a debtor as dishonest (纳入失信被执行人名单) on one of the six grounds of J14 Art 1; never a minor."""
     party = parse_party_id("debtor_id", debtor_id)
@@ -70,7 +76,8 @@ def blacklist(ctx: HandlerContext, debtor_id: str, debtor_name: str, ground: obj
             "expires_on": expires_on.isoformat() if expires_on else None, "published_at": stamp(ctx.now)}
 
 
-@handler("credit.delist", system="credit", inputs=("listing_id", "reason"))
+@handler("credit.delist", system="credit", inputs=("listing_id", "reason"), records=(
+    Produces("sanction_deletion", {"sanction_id": "listing_id", "on": "deleted_on", "reason": "reason"}),))
 def delist(ctx: HandlerContext, listing_id: str, reason: str) -> dict:
     """Delete a listing (删除失信信息) for one of the J14 Art 10 reasons (within 3 working days of the reason
     arising), or correct a wrong one (Art 12)."""

@@ -9,7 +9,7 @@ from handlers.base import HandlerContext
 from handlers.config import use
 from handlers.delivery.adapter import CHANNELS, ROLES
 from handlers.party_id import parse_party_id
-from handlers.registry import handler
+from handlers.registry import Produces, handler
 from handlers.timeutil import local, stamp
 from handlers.validate import choice, integer, optional_text, reject, text
 
@@ -17,7 +17,10 @@ PUBLICATION_DAYS = 30            # CPL 2023 Art 95: service by publication count
 
 
 @handler("party.notify", system="delivery", inputs=("party_name", "role"),
-         optional=("party_id", "channel", "message", "document", "publication_days"))
+         optional=("party_id", "channel", "message", "document", "publication_days"), records=(
+             Produces("service", {"delivery_id": "delivery_id", "document": "document", "recipient": "party_name",
+                                  "role": "role", "method": "channel", "sent_at": "sent_at",
+                                  "served_at": "served_at", "delivered": "delivered"}),))
 def party_notify(ctx: HandlerContext, party_name: str, role: str, party_id: str | None = None,
                  channel: str = "electronic", message: str | None = None, document: str | None = None,
                  publication_days: object = None) -> dict:

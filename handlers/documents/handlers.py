@@ -18,7 +18,7 @@ from handlers.documents.render import render, write_atomically
 from handlers.errors import map_errors
 from handlers.money import fmt_cn, parse_amount
 from handlers.party_id import parse_party_id
-from handlers.registry import handler
+from handlers.registry import Produces, handler
 from handlers.timeutil import cn_date, stamp, today
 from handlers.validate import case_no as case_number
 from handlers.validate import choice, fields_map, integer, optional_text, reject, text
@@ -32,7 +32,9 @@ def document_dir() -> Path:
 
 
 @handler("document.generate", inputs=("doc_type", "debtor_name"),
-         optional=("case_no", "court_name", "applicant_name", "debtor_id", "amount", "basis", "fields"))
+         optional=("case_no", "court_name", "applicant_name", "debtor_id", "amount", "basis", "fields"), records=(
+             Produces("document", {"path": "path", "doc_type": "doc_type", "title": "title", "sha256": "sha256",
+                                   "size": "size", "generated_at": "generated_at"}),))
 def document_generate(ctx: HandlerContext, doc_type: str, debtor_name: str, case_no: str | None = None,
                       court_name: str | None = None, applicant_name: str | None = None, debtor_id: str | None = None,
                       amount: object = None, basis: str | None = None, fields: dict | None = None) -> dict:

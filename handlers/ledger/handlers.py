@@ -9,7 +9,7 @@ from handlers.base import HandlerContext
 from handlers.config import use
 from handlers.ledger.adapter import PAYOUT_DAYS, PURPOSES, SOURCES
 from handlers.money import fmt, parse_amount
-from handlers.registry import handler
+from handlers.registry import Produces, handler
 from handlers.timeutil import stamp, today
 from handlers.validate import case_no as case_number
 from handlers.validate import choice, optional_text, text
@@ -19,7 +19,9 @@ def _due(day: str | None) -> str | None:
     return (date.fromisoformat(day) + timedelta(days=PAYOUT_DAYS)).isoformat() if day else None
 
 
-@handler("ledger.receive", system="ledger", inputs=("amount", "payer"), optional=("source", "reference", "case_no"))
+@handler("ledger.receive", system="ledger", inputs=("amount", "payer"), optional=("source", "reference", "case_no"),
+         records=(Produces("receipt", {"receipt_id": "receipt_id", "amount": "amount", "payer": "payer",
+                                       "source": "source", "received_at": "received_at"}),))
 def ledger_receive(ctx: HandlerContext, amount: object, payer: str, source: str = "other",
                    reference: str | None = None, case_no: str | None = None) -> dict:
     """Record money arriving in the case account (案款到账): transferred deposits (扣划), voluntary payment,
@@ -36,7 +38,9 @@ def ledger_receive(ctx: HandlerContext, amount: object, payer: str, source: str 
             "received_at": stamp(ctx.now), "payout_due": _due(today(ctx.now).isoformat())}
 
 
-@handler("ledger.payout", system="ledger", inputs=("amount", "payee"), optional=("purpose", "payee_account", "case_no"))
+@handler("ledger.payout", system="ledger", inputs=("amount", "payee"), optional=("purpose", "payee_account", "case_no"),
+         records=(Produces("payout", {"payout_id": "payout_id", "amount": "amount", "payee": "payee",
+                                      "purpose": "purpose", "paid_at": "paid_at"}),))
 def ledger_payout(ctx: HandlerContext, amount: object, payee: str, purpose: str = "applicant",
                   payee_account: str | None = None, case_no: str | None = None) -> dict:
     """Pay out of the case account (案款发放); refused when it exceeds the balance (never negative)."""

@@ -10,6 +10,7 @@ from engine.court.courts import format_case_number, parse_case_number
 
 from testpaths import ENGINE_BPMN
 
+RULE_FORM = (ENGINE_BPMN / "rule.schema.json").read_bytes()
 OBJECTION_WITH_NUMBERS = (ENGINE_BPMN / "objection.bpmn").read_bytes().replace(
     b'<bpmn:process id="objection" name="Engine test objection" isExecutable="true">',
     b'<bpmn:process id="objection" name="Engine test objection" isExecutable="true"><bpmn:extensionElements>'
@@ -40,7 +41,7 @@ def test_courts_have_a_hierarchy_and_settings(engine):
 
 
 def test_message_started_review_gets_its_own_number_per_court_and_year(engine, clock):
-    engine.deploy({"objection.bpmn": OBJECTION_WITH_NUMBERS})
+    engine.deploy({"objection.bpmn": OBJECTION_WITH_NUMBERS, "rule.schema.json": RULE_FORM})
     engine.deploy([ENGINE_BPMN / "case_flow.bpmn", ENGINE_BPMN / "register.schema.json"])
     engine.add_court("川0104", "成都市锦江区人民法院", "basic", settings={"fast_track_threshold": 80000})
     for n in (5, 6, 7):     # an objection is filed against an existing case (the relation is checked)
@@ -64,7 +65,7 @@ def test_a_process_without_case_type_needs_a_number(deployed):
 def test_validation_names_a_bad_case_type():
     from engine.definitions.validation import validate_files
     bad = OBJECTION_WITH_NUMBERS.replace("执异".encode(), "执行异议".encode())
-    [problem] = validate_files({"objection.bpmn": bad})
+    [problem] = validate_files({"objection.bpmn": bad, "rule.schema.json": RULE_FORM})
     assert str(problem).startswith("objection.bpmn:7: objection: caseType '执行异议' is not a case type code")
 
 
@@ -72,12 +73,12 @@ def test_review_panel_excludes_whoever_worked_on_the_related_case(engine):
     """审执分离: an officer who did implementation tasks on the enforcement case may not rule on the objection."""
     engine.deploy([ENGINE_BPMN])
     objection = OBJECTION_WITH_NUMBERS.replace(
-        b'<bpmn:userTask id="rule" name="Rule on the objection"/>',
-        b'<bpmn:userTask id="rule" name="Rule on the objection"><bpmn:extensionElements><spiffworkflow:properties>'
-        b'<spiffworkflow:property name="excludeCompletersOf" value="related:*"/></spiffworkflow:properties>'
-        b'</bpmn:extensionElements></bpmn:userTask>')
+        b'<spiffworkflow:property name="formJsonSchemaFilename" value="rule.schema.json"/>',
+        b'<spiffworkflow:property name="formJsonSchemaFilename" value="rule.schema.json"/>'
+        b'<spiffworkflow:property name="excludeCompletersOf" value="related:*"/>')
     engine.deploy({"objection.bpmn": objection, **{p.name: p.read_bytes() for p in ENGINE_BPMN.glob("case_*")},
-                   "register.schema.json": (ENGINE_BPMN / "register.schema.json").read_bytes()})
+                   "register.schema.json": (ENGINE_BPMN / "register.schema.json").read_bytes(),
+                   **{p.name: p.read_bytes() for p in ENGINE_BPMN.glob("*.schema.json")}})
     engine.add_user("clerk_judge", "兼任 钱", [("川0104", "filing_clerk"), ("川0104", "review_judge")])
     engine.add_user("judge2", "审查 孙", [("川0104", "review_judge")])
     main = engine.start("case_flow", "（2026）川0104执9号", "川0104")

@@ -152,6 +152,11 @@ def test_file_a_case_then_complete_its_task_with_a_field_error_first(api, engine
     assert api("POST", f"/api/v1/tasks/{task_id}/claim", clerk).json["claimed_by"] == "clerk"
     bad = api("POST", f"/api/v1/tasks/{task_id}/complete", clerk, json={"data": {"debtor": "张", "amount": 0}})
     assert bad.status_code == 422 and set(bad.json["error"]["fields"]) == {"debtor", "amount"}
+    # a field the form does not declare (a stage, a dict shaped like a ledger receipt) is refused, named
+    forged = api("POST", f"/api/v1/tasks/{task_id}/complete", clerk, json={"data": {
+        "debtor": "张三", "amount": 500, "stage": "closed", "receipt": {"receipt_id": "R", "amount": "5000000.00"}}})
+    assert forged.status_code == 422 and forged.json["error"]["reason"] == "form.undeclared_field"
+    assert set(forged.json["error"]["fields"]) == {"stage", "receipt"}
     done = api("POST", f"/api/v1/tasks/{task_id}/complete", clerk, json={"data": {"debtor": "张三", "amount": 500}})
     assert done.status_code == 200 and done.json["id"] == instance_id
     again = api("POST", f"/api/v1/tasks/{task_id}/complete", clerk, json={"data": {}})

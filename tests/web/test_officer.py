@@ -54,11 +54,18 @@ def login(client, username):
     return csrf(client)         # a new session, a new token
 
 
-def start(engine, case_no, court=COURT, **data):
+def start(engine, case_no, court=COURT, results=(), **data):
+    """Start a case; ``results``: ``(operator, handler result)`` pairs that become its case-file records as the
+    handlers declare them (the case page reads only the case file)."""
+    import handlers.enforcement  # noqa: F401
+    from engine.kernel.casefile import records_from_result
+    from handlers import REGISTRY
     data.setdefault("applicant_name", "某银行")
     data.setdefault("debtor_name", "张某")
     data.setdefault("amount", 50000)
-    return engine.start("officer_case", case_no, court, data)
+    records = [{"kind": kind, "body": body} for operator, result in results
+               for kind, body in records_from_result(REGISTRY.get(operator), result, case_no)]
+    return engine.start("officer_case", case_no, court, data, records=records)
 
 
 def task_of(engine, case_no, bpmn_id="record"):
@@ -94,7 +101,7 @@ def test_each_route_refuses_users_without_the_role(engine, client):
         assert "/login" in client.get(path).headers["Location"]
     token = login(client, "designer")
     for path in (f"/tasks/{task.task_id}", "/cases", "/cases/（2026）川0104执1号",
-                 "/cases/（2026）川0104执1号/documents/x.docx"):
+                 "/cases/（2026）川0104执1号/documents/1"):
         assert client.get(path).status_code == 403, path
     for action in ("claim", "unclaim", "reassign"):
         assert client.post(f"/tasks/{task.task_id}/{action}", data={"csrf_token": token}).status_code == 403
@@ -298,6 +305,7 @@ def test_the_old_engine_task_list_still_works(engine, client):
 
 # -- cases --------------------------------------------------------------------------------------------------
 SEARCH = {"query_id": "Q1", "channel": "national", "channel_cn": "总对总", "queried_at": "2026-03-02T09:00:00+08:00",
+          "categories": ["deposit", "vehicle"], "found": 2,
           "complete": True, "assets": [
               {"asset_id": "A-DEP", "category": "deposit", "category_cn": "存款", "holder": "工商银行",
                "description": "活期存款", "value": "86000.00", "encumbrances": []},
@@ -323,8 +331,10 @@ def test_case_page_shows_assets_money_documents_and_related_cases(engine, client
     (tmp_path / "川0104_1").mkdir()
     (tmp_path / "川0104_1" / "enforcement_notice-abc.docx").write_bytes(b"PK docx")
     (tmp_path / "secret.docx").write_bytes(b"secret")
-    start(engine, "（2026）川0104执1号", search=SEARCH, controls=[FREEZE, SEIZE], renewal=RENEW,
-          money={"in": [RECEIPT], "out": PAYOUT}, notice=DOC)
+    start(engine, "（2026）川0104执1号", results=[("asset.search", SEARCH), ("asset.control", FREEZE),
+                                               ("asset.control", SEIZE), ("asset.renew", RENEW),
+                                               ("ledger.receive", RECEIPT), ("ledger.payout", PAYOUT),
+                                               ("document.generate", DOC)])
     engine.start("officer_case", "（2026）川0104执异1号", COURT, {"debtor_name": "张某"},
                  related_case_no="（2026）川0104执1号")
     with pytest.raises(Forbidden, match="related_case_no"):    # no relation to a case of an unrelated court
@@ -353,6 +363,10 @@ def test_case_page_shows_assets_money_documents_and_related_cases(engine, client
         assert "attachment" in download.headers["Content-Disposition"]
     assert client.get("/cases/（2026）川0104执1号/documents/secret.docx").status_code == 404
     assert client.get("/cases/（2026）川0104执1号/documents/../secret.docx").status_code == 404
+    # a document is served by its record id: another record of the case, or an unknown one, is not a document
+    assert link.endswith("/documents/" + link.rsplit("/", 1)[1]) and link.rsplit("/", 1)[1].isdigit()
+    assert client.get("/cases/（2026）川0104执1号/documents/1").status_code == 404          # the asset search
+    assert client.get("/cases/（2026）川0104执1号/documents/99999").status_code == 404
 
     outsider = app.test_client()
     login(outsider, "farclerk")
@@ -360,7 +374,7 @@ def test_case_page_shows_assets_money_documents_and_related_cases(engine, client
 
 
 def test_control_measure_close_to_expiry_is_marked(engine, client):
-    start(engine, "（2026）川0104执1号", search=SEARCH, control=FREEZE)
+    start(engine, "（2026）川0104执1号", results=[("asset.search", SEARCH), ("asset.control", FREEZE)])
     login(client, "officer")
     page = text(client.get("/cases/（2026）川0104执1号"))
     assert 'data-testid="expiring"' in page and "18 天后到期" in page

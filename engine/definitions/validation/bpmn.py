@@ -10,6 +10,7 @@ from engine.court.roles import ROLES, role_for_lane
 from engine.definitions.form_schema import pattern_problems
 from engine.definitions.validation import texts
 from engine.definitions.validation.report import NS, Problem, Report, local, q
+from engine.kernel.casefile import parse_form_records
 from engine.legaltime.periods import parse_period
 
 FLOW_NODES = frozenset({
@@ -179,6 +180,8 @@ def _human(r: Report, file: str, task, kind: str) -> None:
                 parse_period(value)
             except ValueError as exc:
                 r.add(file, prop, f"dueIn: {exc}")
+        elif name == "caseRecords":
+            _case_records(r, file, task, prop, value)
         elif name == "excludeCompletersOf":
             for ref in filter(None, (x.strip() for x in value.split(","))):
                 if ref == "related:*":      # any task completed on the related case (审执分离)
@@ -190,6 +193,25 @@ def _human(r: Report, file: str, task, kind: str) -> None:
                     r.add(file, prop, f"excludeCompletersOf names '{ref}', which is {what}; "
                                       "list the ids of user tasks, separated by commas "
                                       "(related:ID or related:* for tasks of the related case)")
+
+
+def _case_records(r: Report, file: str, task, prop, value: str) -> None:
+    """``caseRecords``: which form fields become which case-file records (engine/kernel/casefile.py); each
+    field must be one the task's form declares."""
+    try:
+        declared = parse_form_records(value)
+    except ValueError as exc:
+        r.add(file, prop, f"caseRecords: {exc}")
+        return
+    form_name = next((p.get("value") for p in task.iterfind(
+        "bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", NS)
+        if p.get("name") == "formJsonSchemaFilename"), None)
+    form = r.json.get(form_name) if form_name else None
+    fields = set((form or {}).get("properties") or {}) if isinstance(form, dict) else set()
+    for decl in declared:
+        if decl.field not in fields:
+            r.add(file, prop, f"caseRecords names the field '{decl.field}', which the task's form "
+                              f"{form_name or '(none)'} does not declare; add it to the form or remove it here")
 
 
 def _form_schema(r: Report, name: str) -> None:
