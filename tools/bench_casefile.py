@@ -96,7 +96,8 @@ def main(argv=None) -> int:
             p50, p95, status = measure(client, path, args.runs)
             verdict = "ok" if p95 <= TARGET_MS and status == 200 else "FAIL"
             failed += verdict != "ok"
-            print(f"{name:<12} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {verdict}" + ("" if status == 200 else f" HTTP {status}"))
+            note = "" if status == 200 else f" HTTP {status}"
+            print(f"{name:<12} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {verdict}{note}")
         engine.close()
     return 1 if failed else 0
 

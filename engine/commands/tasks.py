@@ -192,7 +192,7 @@ class CompleteTask:
     def _check_declared(self, schema: dict | None, name: str) -> None:
         """Only the fields the task's form declares reach the case (a completion carrying any other field, say
         ``stage`` or a dict shaped like a receipt, is refused whole, naming the field)."""
-        declared = set(((schema or {}).get("properties") or {}))
+        declared = set((schema or {}).get("properties") or {})
         extra = sorted(k for k in self.data if k not in declared)
         if extra:
             allowed = ", ".join(sorted(declared)) or "none: the task has no form"

@@ -20,8 +20,8 @@ from engine.court.accounts import roles_of
 from engine.court.courts import CASE_NUMBER
 from engine.court.roles import TEAM_LEADER_ROLES
 from engine.errors import NotFound
-from engine.legaltime.periods import COURT_TZ
 from engine.kernel.casefile import CaseFacts, bind_choices, bound, facts_for, load_records
+from engine.legaltime.periods import COURT_TZ
 from engine.store.tables import (
     case_records,
     cases,
