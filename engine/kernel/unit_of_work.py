@@ -345,8 +345,7 @@ class UnitOfWork:
         if handle.stage != old_stage or status != handle.status:
             case_status = {"completed": "closed", "terminated": "terminated"}.get(status, "open")
             self.write(_CASE_STAGE, [dict(w_case=handle.case_id, w_instance=handle.id, stage=handle.stage,
-                                          status=case_status,
-                                          updated_at=self.now)])
+                                          status=case_status, updated_at=self.now)])
         if fields is not handle.fields and fields != handle.fields:
             changed = header_values({k: v for k, v in fields.items() if handle.fields.get(k) != v})
             if changed:

@@ -12,7 +12,7 @@ from handlers.auction.adapter import MOVABLES, NOTICE_DAYS, OUTCOMES, PLATFORMS,
 from handlers.base import HandlerContext
 from handlers.config import use
 from handlers.money import fmt, parse_amount
-from handlers.registry import Produces, handler
+from handlers.registry import handler
 from handlers.timeutil import local, stamp
 from handlers.validate import choice, integer, reject, text
 
