@@ -7,15 +7,15 @@ import re
 from testpaths import ENGINE_BPMN
 
 OBJECTION = (ENGINE_BPMN / "objection.bpmn").read_bytes()
+RULE_FORM = {"rule.schema.json": (ENGINE_BPMN / "rule.schema.json").read_bytes()}   # the ruling's form
 REVIEW = OBJECTION.replace(
     b'<bpmn:process id="objection" name="Engine test objection" isExecutable="true">',
     b'<bpmn:process id="review" name="Engine test review" isExecutable="true"><bpmn:extensionElements>'
     b'<spiffworkflow:properties><spiffworkflow:property name="caseType" value="' + "执异".encode() + b'"/>'
     b'</spiffworkflow:properties></bpmn:extensionElements>').replace(
-    b'<bpmn:userTask id="rule" name="Rule on the objection"/>',
-    b'<bpmn:userTask id="rule" name="Rule on the objection"><bpmn:extensionElements><spiffworkflow:properties>'
-    b'<spiffworkflow:property name="excludeCompletersOf" value="related:*"/></spiffworkflow:properties>'
-    b'</bpmn:extensionElements></bpmn:userTask>').replace(b'name="objection_filed"', b'name="review_filed"')
+    b'<spiffworkflow:property name="formJsonSchemaFilename" value="rule.schema.json"/>',
+    b'<spiffworkflow:property name="formJsonSchemaFilename" value="rule.schema.json"/>'
+    b'<spiffworkflow:property name="excludeCompletersOf" value="related:*"/>').replace(b'name="objection_filed"', b'name="review_filed"')
 # the same review filed by a clerk (a none start event) rather than by a message
 FILED_REVIEW = re.sub(rb'<bpmn:startEvent id="filed">.*?</bpmn:startEvent>', b'<bpmn:startEvent id="filed"/>',
                       REVIEW.replace(b'id="review" name="Engine test review"',

@@ -370,7 +370,9 @@ def case_file(conn, case_no: str, courts: list[str], now: datetime) -> CaseFile:
                     for r in records if r.kind == "payout")
     money = {"received": f"{reader.received():.2f}", "paid_out": f"{reader.paid_out():.2f}",
              "balance": f"{reader.balance():.2f}"}
-    documents = tuple(dict(r.body, record_id=r.id) for r in records if r.kind == "document")
+    # newest first, each named as the court names it (a record made outside a handler may carry only its type)
+    documents = tuple(dict(r.body, record_id=r.id, title=r.body.get("title") or _document_title(r.body.get("doc_type")))
+                      for r in reversed(records) if r.kind == "document")
     return CaseFile(case_no, own[0].court, tuple(own), facts, _searches(records), _assets(records, reader, now),
                     receipts, payouts, money, documents, tuple(_task_row(r, now) for r in open_rows),
                     _timeline(conn, own), _related(conn, case_no, own, courts))
@@ -519,3 +521,8 @@ class Casework:
         ``ZHIXING_DOCUMENT_DIR``)."""
         from handlers.documents.handlers import document_dir  # importing it registers the handler: only here
         return self._read(lambda conn: case_document(conn, case_no, record_id, courts, document_dir()))
+
+
+def _document_title(doc_type: str | None) -> str | None:
+    from handlers.documents.catalogue import DOC_TYPES
+    return DOC_TYPES[doc_type][1] if doc_type in DOC_TYPES else doc_type

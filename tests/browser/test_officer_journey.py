@@ -22,13 +22,22 @@ def no_asset_case(engine) -> str:
     """陈大明 (the sandbox's debtor without assets) is missing and nobody has searched for him yet, so the engine
     refuses 终本 and gives the implementation officer 补充执行措施; returns that task's id."""
     today = engine.clock.now().astimezone(COURT_TZ).date()
-    served = (today - timedelta(days=380)).isoformat()
+    served = f"{today - timedelta(days=380)}T10:00:00+08:00"
+    notice = f"{CASE}/enforcement_notice-1.docx"
+    records = [      # what its enforcement case recorded (the 终本 conditions read the case file, not the data)
+        {"kind": "document", "body": {"path": notice, "doc_type": "enforcement_notice", "sha256": "1" * 64,
+                                      "generated_at": served}},
+        {"kind": "document", "body": {"path": f"{CASE}/asset_report_order-1.docx", "doc_type": "asset_report_order",
+                                      "sha256": "2" * 64, "generated_at": served}},
+        {"kind": "service", "body": {"delivery_id": "DL-1", "document": notice, "recipient": "陈大明", "role": "debtor",
+                                     "method": "publication", "sent_at": served, "served_at": served,
+                                     "delivered": True}},
+        {"kind": "whereabouts", "body": {"debtor_missing": True, "searched": False}}]
     engine.start("no_asset_exit", CASE, "川0104", {
         "debtor_id": "510107198511203317", "debtor_name": "陈大明", "applicant_name": "四川锦城小额贷款有限公司",
         "basis": "（2025）川0104民初456号民事判决书", "amount": 50000, "recovered": 0,
-        "filed_on": (today - timedelta(days=383)).isoformat(), "notice_served_on": served,
-        "asset_report_order_on": served, "blacklist_ground": 4, "debtor_missing": True,
-        "missing_search_done": False, "unverified_clues": [], "undisposable_assets": []}, actor="lian")
+        "filed_on": (today - timedelta(days=383)).isoformat(), "blacklist_ground": 4}, actor="lian",
+        records=records)
     return open_task(engine, "supplement")
 
 
@@ -72,7 +81,7 @@ def test_officer_claims_fixes_a_field_error_and_completes_a_task(page, live_serv
     screenshot(page, "task")
 
     page.fill("#f-measures_note", "已公告查找被执行人，并走访其住所地")
-    page.check("input[name=missing_search_done][value=true]")
+    page.check("input[name=debtor_searched][value=true]")
     page.get_by_test_id("complete").click()
     expect(page.locator(".flash")).to_contain_text("已办结：补充执行措施")
     expect(page.locator(f'[data-task-id="{task_id}"]')).to_have_count(0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from boundary_diagrams import FILED_HIGHER_REVIEW, FILED_REVIEW, HIGHER_REVIEW, REVIEW
+from boundary_diagrams import FILED_HIGHER_REVIEW, FILED_REVIEW, HIGHER_REVIEW, REVIEW, RULE_FORM
 
 from engine import Forbidden, InvalidInput
 from engine.store.tables import case_relations, messages
@@ -32,7 +32,7 @@ def courts(engine):
     engine.add_user("jj_both", "兼任 钱", [(JINJIANG, "filing_clerk"), (JINJIANG, "review_judge")])
     engine.deploy([ENGINE_BPMN])
     engine.deploy({"review.bpmn": REVIEW, "filed_review.bpmn": FILED_REVIEW, "higher_review.bpmn": HIGHER_REVIEW,
-                   "filed_higher_review.bpmn": FILED_HIGHER_REVIEW})
+                   "filed_higher_review.bpmn": FILED_HIGHER_REVIEW, **RULE_FORM})
     return engine
 
 

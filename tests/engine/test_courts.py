@@ -42,7 +42,7 @@ def test_courts_have_a_hierarchy_and_settings(engine):
 
 def test_message_started_review_gets_its_own_number_per_court_and_year(engine, clock):
     engine.deploy({"objection.bpmn": OBJECTION_WITH_NUMBERS, "rule.schema.json": RULE_FORM})
-    engine.deploy([ENGINE_BPMN / "case_flow.bpmn", ENGINE_BPMN / "register.schema.json"])
+    engine.deploy([ENGINE_BPMN / "case_flow.bpmn"] + [ENGINE_BPMN / f"{n}.schema.json" for n in ("register", "decide", "late_review", "review")])
     engine.add_court("川0104", "成都市锦江区人民法院", "basic", settings={"fast_track_threshold": 80000})
     for n in (5, 6, 7):     # an objection is filed against an existing case (the relation is checked)
         engine.start("case_flow", f"（2026）川0104执{n}号", "川0104")

@@ -8,7 +8,7 @@ from datetime import timedelta
 from urllib.parse import quote, unquote, urlsplit
 
 import pytest
-from boundary_diagrams import FILED_HIGHER_REVIEW, FILED_REVIEW
+from boundary_diagrams import FILED_HIGHER_REVIEW, FILED_REVIEW, RULE_FORM
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
@@ -317,7 +317,7 @@ MAIN = "（2026）川0104执1号"
 def courts_api(engine):
     """Two sibling basic courts under 成都中院, their clerks, officers and judges; objections may be sent."""
     engine.deploy([ENGINE_BPMN])
-    engine.deploy({"filed_review.bpmn": FILED_REVIEW, "filed_higher_review.bpmn": FILED_HIGHER_REVIEW})
+    engine.deploy({"filed_review.bpmn": FILED_REVIEW, "filed_higher_review.bpmn": FILED_HIGHER_REVIEW, **RULE_FORM})
     engine.add_court("川", "四川省高级人民法院", "high")
     engine.add_court(CHENGDU, "成都市中级人民法院", "intermediate", "川")
     engine.add_court(JINJIANG, "成都市锦江区人民法院", "basic", CHENGDU)
