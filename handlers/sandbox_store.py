@@ -6,7 +6,8 @@ books (and their own locks: a local sandbox is called inside the engine's write 
 holds the database's only write lock). But the memory belongs to the database it serves: the engine hands its
 database's identity to each call (``HandlerContext.database_id``), so a fresh database meets fresh sandboxes
 (no flat auctioned for a case that no longer exists) and a restored backup finds the memory saved with it. A call
-without an identity (handlers called directly, in their tests) uses ``<dir>/sandbox.sqlite3``. Two tables: ``calls`` remembers each successful side effect by idempotency key (so a retried job gets
+without an identity (handlers called directly, in their tests) uses ``<dir>/sandbox.sqlite3``. Two tables:
+``calls`` remembers each successful side effect by idempotency key (so a retried job gets
 the same answer and no second freeze or payout), and ``records`` holds the sandbox's state as small JSON
 documents (accounts, measures, listings, auctions). ``once`` runs a side effect and its bookkeeping in one
 ``BEGIN IMMEDIATE`` transaction, so concurrent workers cannot both pass a balance check.

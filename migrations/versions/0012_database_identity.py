@@ -8,11 +8,10 @@ Revision ID: 0012
 Revises: 0011
 """
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0012'
 down_revision = '0011'
@@ -28,7 +27,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_database_identity')),
     )
     op.bulk_insert(table, [{"id": uuid.uuid4().hex,
-                            "created_at": datetime.now(timezone.utc).replace(tzinfo=None)}])
+                            "created_at": datetime.now(UTC).replace(tzinfo=None)}])
 
 
 def downgrade() -> None:
