@@ -52,15 +52,10 @@ def fact(values: dict, key: str):
 
 
 # -- my tasks -----------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class TaskRow(TaskView):
-    """A task as the officers' list shows it: the task, when it came, whether it is late, and its case."""
-    created_at: datetime | None = None
-    overdue: bool = False
-    process_id: str = ""
-    process_name: str = ""
-    stage: str | None = None
-    fields: dict = field(default_factory=dict)
+class _Parties:
+    """The applicant and the debtor as a list row shows them, read from the row's ``fields``."""
+
+    fields: dict
 
     @property
     def applicant(self):
@@ -69,6 +64,18 @@ class TaskRow(TaskView):
     @property
     def debtor(self):
         return fact(self.fields, "debtor_name")
+
+
+@dataclass(frozen=True)
+class TaskRow(_Parties, TaskView):
+    """A task as the officers' list shows it: the task, when it came, whether it is late, and its case."""
+    created_at: datetime | None = None
+    overdue: bool = False
+    process_id: str = ""
+    process_name: str = ""
+    stage: str | None = None
+    fields: dict = field(default_factory=dict)
+
 
 
 _TASK_COLUMNS = (human_tasks, instances.c.process_id, instances.c.stage, instances.c.fields,
@@ -217,7 +224,7 @@ def save_draft(conn, task_id: str, username: str, values: dict, now: datetime) -
 
 # -- case search --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class CaseRow:
+class CaseRow(_Parties):
     instance_id: int
     case_no: str
     court: str
@@ -233,13 +240,6 @@ class CaseRow:
     def case_type(self) -> str | None:
         return case_type(self.case_no)
 
-    @property
-    def applicant(self):
-        return fact(self.fields, "applicant_name")
-
-    @property
-    def debtor(self):
-        return fact(self.fields, "debtor_name")
 
 
 def find_cases(conn, courts: list[str], query: str | None = None, status: str | None = None, page: int = 1,
